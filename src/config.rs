@@ -1,0 +1,268 @@
+//! Settings: environment variables (and `.env`), each mirrored as a CLI flag.
+//! clap reads them; `Config::from_settings` checks what clap cannot, so a bad
+//! setting stops startup with one clear line that never repeats a secret.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::MIN_SECRET_BYTES;
+use crate::store::{DatabaseConfig, DatabaseUrlError};
+
+const ABOUT: &str = "Multi-user todo API for Next.js + Better Auth frontends";
+
+const AFTER_HELP: &str = "Every setting can also be given as the environment variable shown, \
+or in a .env file in the working directory. Flags win over the environment.";
+
+#[derive(Debug, Parser)]
+#[command(name = "todo-api", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Print an HS256 token for a user, signed with BETTER_AUTH_SECRET.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Try it out: use an ephemeral random secret for this run only, listen on
+    /// 127.0.0.1, and print a ready-to-use token and curl line.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user id to put in the token's `sub` claim.
+    #[arg(long)]
+    pub sub: String,
+    /// An e-mail address to put in the token's `email` claim.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Seconds until the token expires.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub ttl: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// IP address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub host: IpAddr,
+
+    /// TCP port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8000, global = true)]
+    pub port: u16,
+
+    /// `sqlite:PATH` (a file, created on first start) or `postgres://` /
+    /// `postgresql://` (TLS per `sslmode`, e.g. Neon's `?sslmode=require`).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:todo.db",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Most connections in the database pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub database_max_connections: u32,
+
+    /// Shared secret for HS256 tokens (at least 32 bytes), as set in Better Auth.
+    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, value_parser = secret, global = true)]
+    pub better_auth_secret: Option<SecretString>,
+
+    /// Clock skew allowed when checking `exp` and `nbf`, in seconds (0-60).
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=60), global = true)]
+    pub jwt_leeway_seconds: u64,
+
+    /// Comma-separated browser origins allowed to call the API with credentials.
+    #[arg(
+        long,
+        env = "CORS_ORIGINS",
+        default_value = "http://localhost:3000",
+        global = true
+    )]
+    pub cors_origins: String,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+}
+
+/// Secrets go straight into a wrapper that cannot be printed, even by `{:?}`.
+fn secret(value: &str) -> Result<SecretString, Infallible> {
+    Ok(SecretString::from(value))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    DatabaseUrl(#[from] DatabaseUrlError),
+    #[error(
+        "BETTER_AUTH_SECRET must be at least {MIN_SECRET_BYTES} bytes (it has {0}); generate one with `openssl rand -base64 32`"
+    )]
+    SecretTooShort(usize),
+    #[error(
+        "no authentication configured: set BETTER_AUTH_SECRET (Better Auth's HS256 secret), or run `todo-api serve --dev` to try it out"
+    )]
+    NoAuth,
+    #[error("CORS_ORIGINS entry {0:?} is not an origin like https://app.example.com")]
+    BadOrigin(String),
+    #[error("LOG_LEVEL {0:?} is not a level (error, warn, info, debug, trace) or a tracing filter")]
+    BadLogLevel(String),
+}
+
+/// Settings after every check: what the rest of the program runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: DatabaseConfig,
+    pub database_max_connections: u32,
+    pub auth: AuthConfig,
+    pub cors_origins: Vec<HeaderValue>,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub hs256_secret: Option<SecretString>,
+    pub leeway: Duration,
+}
+
+impl AuthConfig {
+    pub fn is_configured(&self) -> bool {
+        self.hs256_secret.is_some()
+    }
+}
+
+impl Config {
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let hs256_secret = settings.better_auth_secret.clone();
+        if let Some(secret) = &hs256_secret {
+            let len = secret.expose_secret().len();
+            if len < MIN_SECRET_BYTES {
+                return Err(ConfigError::SecretTooShort(len));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&settings.log_level).is_err() {
+            return Err(ConfigError::BadLogLevel(settings.log_level.clone()));
+        }
+        Ok(Self {
+            listen: SocketAddr::new(settings.host, settings.port),
+            database: settings.database_url.parse()?,
+            database_max_connections: settings.database_max_connections,
+            auth: AuthConfig {
+                hs256_secret,
+                leeway: Duration::from_secs(settings.jwt_leeway_seconds),
+            },
+            cors_origins: parse_origins(&settings.cors_origins)?,
+            log_level: settings.log_level.clone(),
+        })
+    }
+
+    /// The server refuses to run open: some way of verifying tokens must be set.
+    pub fn require_auth(self) -> Result<Self, ConfigError> {
+        if self.auth.is_configured() {
+            Ok(self)
+        } else {
+            Err(ConfigError::NoAuth)
+        }
+    }
+
+    /// `serve --dev`: a random secret that lives only as long as this process,
+    /// and a loopback-only listener, whatever the settings say.
+    pub fn into_dev(mut self) -> Self {
+        let bytes: [u8; 32] = rand::random();
+        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.auth.hs256_secret = Some(SecretString::from(secret));
+        self.listen.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        self
+    }
+
+    /// The database location for logs: engine, host, port, user and database,
+    /// never the password or query parameters.
+    pub fn database_display(&self) -> String {
+        match &self.database {
+            DatabaseConfig::Sqlite(options) => {
+                format!("sqlite:{}", options.get_filename().display())
+            }
+            DatabaseConfig::Postgres(options) => format!(
+                "postgres://{}@{}:{}/{}",
+                options.get_username(),
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or("")
+            ),
+        }
+    }
+}
+
+fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let bad = || ConfigError::BadOrigin(origin.to_owned());
+            let (scheme, rest) = origin.split_once("://").ok_or_else(bad)?;
+            let valid = matches!(scheme, "http" | "https")
+                && !rest.is_empty()
+                && !rest.contains(['/', '?', '#', '*', ' ', '@']);
+            if !valid {
+                return Err(bad());
+            }
+            HeaderValue::from_str(origin).map_err(|_| bad())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_checked() {
+        let origins = parse_origins("http://localhost:3000, https://app.example.com").unwrap();
+        assert_eq!(
+            origins,
+            ["http://localhost:3000", "https://app.example.com"]
+        );
+        for bad in [
+            "*",
+            "localhost:3000",
+            "https://a.com/path",
+            "ftp://a.com",
+            "https://",
+        ] {
+            assert!(parse_origins(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let cli = Cli::try_parse_from([
+            "todo-api",
+            "--better-auth-secret",
+            "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,13 @@
+//! The service's vocabulary: tasks, the input that changes them, list queries,
+//! and the validation errors input can produce. Nothing here knows about HTTP
+//! or SQL.
+
+mod listing;
+mod task;
+mod timestamp;
+mod validation;
+
+pub use listing::{LIMIT_MAX, ListParams, ListQuery, SortKey, SortOrder, StatusFilter};
+pub use task::{NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle};
+pub use timestamp::Timestamp;
+pub use validation::{FieldError, Location};

@@ -1,0 +1,252 @@
+//! Tasks and the input that creates or changes them, parsed once into types
+//! that cannot hold an invalid value.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::Timestamp;
+use super::validation::{FieldError, Location, keep};
+
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+
+/// A task as stored and as sent to clients (field names are the wire contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: i64,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A task id from a URL: a positive 64-bit integer. Anything else names no task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskId(i64);
+
+impl TaskId {
+    /// `None` for text that is not a positive 64-bit integer in plain decimal.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse::<i64>().ok().filter(|id| *id > 0).map(Self)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A title: trimmed, 1..=200 characters, no NUL (PostgreSQL text cannot hold one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub fn parse(value: &Value) -> Result<Self, FieldError> {
+        let loc = Location::Body("title");
+        let text = value
+            .as_str()
+            .ok_or_else(|| FieldError::string_type(loc))?
+            .trim();
+        check_text(text, 1, TITLE_MAX_CHARS, loc)?;
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A description: at most 1000 characters, no NUL; kept exactly as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDescription(String);
+
+impl TaskDescription {
+    /// JSON `null` means "no description".
+    pub fn parse_nullable(value: &Value) -> Result<Option<Self>, FieldError> {
+        let loc = Location::Body("description");
+        match value {
+            Value::Null => Ok(None),
+            Value::String(text) => {
+                check_text(text, 0, DESCRIPTION_MAX_CHARS, loc)?;
+                Ok(Some(Self(text.clone())))
+            }
+            _ => Err(FieldError::string_type(loc)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn check_text(text: &str, min: usize, max: usize, loc: Location) -> Result<(), FieldError> {
+    let chars = text.chars().count();
+    if chars < min {
+        return Err(FieldError::too_short(loc, min));
+    }
+    if chars > max {
+        return Err(FieldError::too_long(loc, max));
+    }
+    if text.contains('\0') {
+        return Err(FieldError::contains_nul(loc));
+    }
+    Ok(())
+}
+
+fn parse_completed(value: &Value) -> Result<bool, FieldError> {
+    value
+        .as_bool()
+        .ok_or(FieldError::bool_type(Location::Body("completed")))
+}
+
+/// The body of `POST /api/{user_id}/tasks`. Fields the server owns (`id`,
+/// `user_id`, timestamps) and unknown fields are ignored, never bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: TaskTitle,
+    pub description: Option<TaskDescription>,
+    pub completed: bool,
+}
+
+impl NewTask {
+    pub fn from_json(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let title = match body.get("title") {
+            Some(value) => keep(TaskTitle::parse(value), &mut errors),
+            None => {
+                errors.push(FieldError::missing(Location::Body("title")));
+                None
+            }
+        };
+        let description = body
+            .get("description")
+            .and_then(|value| keep(TaskDescription::parse_nullable(value), &mut errors))
+            .flatten();
+        let completed = body
+            .get("completed")
+            .and_then(|value| keep(parse_completed(value), &mut errors))
+            .unwrap_or(false);
+        match title {
+            Some(title) if errors.is_empty() => Ok(Self {
+                title,
+                description,
+                completed,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The body of `PUT`/`PATCH /api/{user_id}/tasks/{id}`: only present fields change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskPatch {
+    pub title: Option<TaskTitle>,
+    /// `Some(None)` clears the description; `None` leaves it alone.
+    pub description: Option<Option<TaskDescription>>,
+    pub completed: Option<bool>,
+}
+
+impl TaskPatch {
+    pub fn from_json(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let patch = Self {
+            title: body
+                .get("title")
+                .and_then(|v| keep(TaskTitle::parse(v), &mut errors)),
+            description: body
+                .get("description")
+                .and_then(|v| keep(TaskDescription::parse_nullable(v), &mut errors)),
+            completed: body
+                .get("completed")
+                .and_then(|v| keep(parse_completed(v), &mut errors)),
+        };
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.description.is_none() && self.completed.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn task_ids_are_positive_plain_decimal_i64() {
+        assert_eq!(TaskId::parse("1").map(TaskId::get), Some(1));
+        assert_eq!(
+            TaskId::parse("9223372036854775807").map(TaskId::get),
+            Some(i64::MAX)
+        );
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "1e3",
+            "9223372036854775808",
+            "abc",
+        ] {
+            assert_eq!(TaskId::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn title_is_trimmed_and_bounded_in_characters() {
+        assert_eq!(TaskTitle::parse(&json!("  hi \n")).unwrap().as_str(), "hi");
+        assert!(TaskTitle::parse(&json!("é".repeat(200))).is_ok());
+        assert_eq!(
+            TaskTitle::parse(&json!("é".repeat(201))).unwrap_err().kind,
+            "string_too_long"
+        );
+        assert_eq!(
+            TaskTitle::parse(&json!("   ")).unwrap_err().kind,
+            "string_too_short"
+        );
+        assert_eq!(TaskTitle::parse(&json!(5)).unwrap_err().kind, "string_type");
+        assert_eq!(
+            TaskTitle::parse(&json!("a\u{0}b")).unwrap_err().kind,
+            "string_pattern_mismatch"
+        );
+    }
+
+    #[test]
+    fn new_task_reports_every_bad_field_and_ignores_server_fields() {
+        let errors =
+            NewTask::from_json(&object(json!({"description": 1, "completed": "yes"}))).unwrap_err();
+        let kinds: Vec<_> = errors.iter().map(|e| e.kind).keep();
+        assert_eq!(kinds, ["missing", "string_type", "bool_type"]);
+
+        let task = NewTask::from_json(&object(
+            json!({"title": "t", "id": 7, "user_id": "x", "created_at": "y", "extra": true}),
+        ))
+        .unwrap();
+        assert_eq!(task.title.as_str(), "t");
+        assert_eq!((task.description, task.completed), (None, false));
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_from_null() {
+        let clear = TaskPatch::from_json(&object(json!({"description": null}))).unwrap();
+        assert_eq!(clear.description, Some(None));
+        assert!(TaskPatch::from_json(&object(json!({}))).unwrap().is_empty());
+        assert!(TaskPatch::from_json(&object(json!({"title": null}))).is_err());
+        assert!(TaskPatch::from_json(&object(json!({"completed": null}))).is_err());
+    }
+}

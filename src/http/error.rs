@@ -1,0 +1,117 @@
+//! The one place errors become HTTP responses. Every body is FastAPI-shaped:
+//! `{"detail": "<message>"}`, or `{"detail": [<field errors>]}` for 422.
+
+use axum::Json;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::BODY_LIMIT_BYTES;
+use crate::auth::AuthError;
+use crate::domain::FieldError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Not Found")]
+    RouteNotFound,
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    #[error("Token subject does not match the user in the path")]
+    Forbidden,
+    #[error("Request body is larger than {} KiB", BODY_LIMIT_BYTES / 1024)]
+    PayloadTooLarge,
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Could not read the request body")]
+    UnreadableBody,
+    #[error("Request validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("Task not found")]
+    TaskNotFound,
+    /// The database is down or saturated; the cause is logged, not sent.
+    #[error("Database unavailable, try again shortly")]
+    Unavailable(#[source] StoreError),
+    /// A fault of ours; the cause is logged, not sent.
+    #[error("Internal server error")]
+    Internal(#[source] StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => Self::Unavailable(error),
+            _ => Self::Internal(error),
+        }
+    }
+}
+
+/// FastAPI's error body; a struct (not `json!`) so field order is kept.
+#[derive(Serialize)]
+struct Detail<T> {
+    detail: T,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::RouteNotFound | Self::TaskNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnreadableBody => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = match &self {
+            Self::Validation(errors) => (status, Json(Detail { detail: errors })).into_response(),
+            _ => (
+                status,
+                Json(Detail {
+                    detail: self.to_string(),
+                }),
+            )
+                .into_response(),
+        };
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized(cause) => {
+                headers.insert(WWW_AUTHENTICATE, challenge(cause));
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            _ => {}
+        }
+        response
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+/// RFC 6750 §3: `error="invalid_token"` only when a token was presented.
+fn challenge(cause: &AuthError) -> HeaderValue {
+    HeaderValue::from_static(if cause.token_presented() {
+        r#"Bearer error="invalid_token""#
+    } else {
+        "Bearer"
+    })
+}

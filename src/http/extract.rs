@@ -1,0 +1,153 @@
+//! Extractors that turn a request into checked values, in the contract's order:
+//! authentication (401), ownership (403), body (413, 415, 422), then the task (404).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value};
+
+use super::{ApiError, AppState};
+use crate::auth::AuthUser;
+use crate::domain::{FieldError, TaskId};
+
+/// The authenticated caller, proven to own the `{user_id}` in the path.
+#[derive(Debug)]
+pub struct Owner(pub AuthUser);
+
+impl Owner {
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+}
+
+impl FromRequestParts<AppState> for Owner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        // A path that is not valid UTF-8 cannot equal a (string) subject.
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::Forbidden)?;
+        let path_user = params
+            .iter()
+            .find(|(key, _)| *key == "user_id")
+            .map(|(_, value)| value);
+        if path_user != Some(user.id.as_str()) {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Self(user))
+    }
+}
+
+/// The `{id}` of a task route. An id that is not a positive 64-bit integer names
+/// no task; the handler answers 404 for it only after authentication and body
+/// checks, exactly as for a task that does not exist.
+#[derive(Debug)]
+pub struct TaskRef(pub Option<TaskId>);
+
+impl FromRequestParts<AppState> for TaskRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let id = RawPathParams::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|params| {
+                params
+                    .iter()
+                    .find(|(key, _)| *key == "id")
+                    .and_then(|(_, v)| TaskId::parse(v))
+            });
+        Ok(Self(id))
+    }
+}
+
+impl TaskRef {
+    pub fn require(self) -> Result<TaskId, ApiError> {
+        self.0.ok_or(ApiError::TaskNotFound)
+    }
+}
+
+/// A JSON object body, at most `BODY_LIMIT_BYTES` long.
+#[derive(Debug)]
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = is_json_content_type(request.headers());
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::UnreadableBody
+                }
+            })?;
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        if bytes.is_empty() {
+            return Err(ApiError::Validation(vec![FieldError::missing(
+                crate::domain::Location::BodyRoot,
+            )]));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(ApiError::Validation(vec![FieldError::not_an_object()])),
+            Err(_) => Err(ApiError::Validation(vec![FieldError::invalid_json()])),
+        }
+    }
+}
+
+/// `application/json` or any `application/*+json`, with or without parameters.
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_type(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_content_type(&with_type(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
+            assert!(!is_json_content_type(&with_type(bad)), "{bad}");
+        }
+        assert!(!is_json_content_type(&HeaderMap::new()));
+    }
+}

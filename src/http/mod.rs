@@ -1,0 +1,125 @@
+//! The HTTP surface: routes, the layers around them, and the error type.
+
+mod error;
+mod extract;
+mod health;
+mod slash;
+mod tasks;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION,
+};
+use axum::http::{HeaderValue, Method};
+use axum::response::Response;
+use axum::routing::{get, patch};
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use error::ApiError;
+pub use tasks::X_TOTAL_COUNT;
+
+use crate::auth::Verifier;
+use crate::store::Store;
+
+/// Request bodies above this are refused with 413 before they are parsed.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub verifier: Arc<Verifier>,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.verifier)
+    }
+}
+
+/// The routes, with the contract's 404 and 405 bodies.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/api/{user_id}/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/api/{user_id}/tasks/{id}",
+            get(tasks::get)
+                .put(tasks::update)
+                .patch(tasks::update)
+                .delete(tasks::delete),
+        )
+        .route("/api/{user_id}/tasks/{id}/complete", patch(tasks::toggle))
+        .fallback(|| async { ApiError::RouteNotFound })
+        // axum still adds the `Allow` header to this response.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(state)
+}
+
+/// The whole service: routing plus what applies to every response, including
+/// 404s and CORS preflights.
+pub fn service(
+    state: AppState,
+    cors_origins: Vec<HeaderValue>,
+) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    ServiceBuilder::new()
+        .map_request(slash::strip_one_trailing_slash)
+        .map_response(cors_headers_only_for_allowed_origins)
+        .layer(cors(cors_origins))
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .service(router(state))
+}
+
+/// Listed origins get their origin echoed with credentials allowed; any other
+/// origin gets no CORS headers at all (never `*` with credentials).
+fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE])
+        .expose_headers([LOCATION, X_TOTAL_COUNT])
+        .max_age(Duration::from_secs(600))
+}
+
+/// tower-http adds `Access-Control-Allow-Credentials` and friends to every
+/// response and only withholds `Access-Control-Allow-Origin` from origins not
+/// listed. Browsers ignore the rest without it, but the contract is stricter:
+/// an origin that is not allowed sees no CORS headers at all.
+fn cors_headers_only_for_allowed_origins(mut response: Response) -> Response {
+    if !response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let headers = response.headers_mut();
+        for name in [
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            ACCESS_CONTROL_ALLOW_METHODS,
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            ACCESS_CONTROL_MAX_AGE,
+        ] {
+            headers.remove(name);
+        }
+    }
+    response
+}

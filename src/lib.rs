@@ -1,0 +1,13 @@
+//! todo-api: a multi-user task service for Next.js + Better Auth frontends.
+//!
+//! Layout follows the architecture: `config` (settings), `auth` (token
+//! verification), `store` (SQLite/PostgreSQL), `http` (routes, extractors,
+//! the one error type), `app` (assembly), `telemetry` (logs).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod store;
+pub mod telemetry;

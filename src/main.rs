@@ -1,0 +1,134 @@
+//! The command line: parse settings, then serve, migrate or mint a token.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use secrecy::ExposeSecret;
+
+use todo_api::app::{self, App};
+use todo_api::auth::mint_hs256;
+use todo_api::config::{Cli, Command, Config, ServeArgs, TokenArgs};
+use todo_api::store::Store;
+use todo_api::telemetry;
+
+/// Lifetime of the token `serve --dev` prints.
+const DEV_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+const DEV_USER: &str = "dev-user";
+
+fn main() -> ExitCode {
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("error: cannot read .env: {error}");
+        return ExitCode::from(2);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            error.exit()
+        }
+        Err(error) => {
+            // clap adds usage and a hint; the first line is the whole story.
+            let rendered = error.render().to_string();
+            eprintln!(
+                "{}",
+                rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::from_settings(&cli.settings) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => runtime.block_on(serve(config, args.dev)),
+        Command::Migrate => runtime.block_on(migrate(config)),
+        Command::Token(args) => token(&config, &args),
+    }
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(2)
+}
+
+async fn serve(config: Config, dev: bool) -> ExitCode {
+    let config = if dev {
+        config.into_dev()
+    } else {
+        match config.require_auth() {
+            Ok(config) => config,
+            Err(error) => return fail(&error),
+        }
+    };
+    telemetry::init(&config.log_level);
+    let dev_secret = dev.then(|| config.auth.hs256_secret.clone()).flatten();
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(error) => return fail(&error),
+    };
+    if let Some(secret) = dev_secret {
+        print_dev_banner(app.local_addr(), secret.expose_secret().as_bytes());
+    }
+    match app.run_until(app::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// Deliberately on stdout, not in the logs: this token is for the person at the
+/// terminal, signed with a secret that dies with the process.
+fn print_dev_banner(addr: std::net::SocketAddr, secret: &[u8]) {
+    let token = mint_hs256(secret, DEV_USER, None, DEV_TOKEN_TTL);
+    println!("todo-api dev mode: ephemeral secret, tokens stop working when this process exits");
+    println!("  user:  {DEV_USER}");
+    println!("  token: {token}");
+    println!("  try:   curl -H 'Authorization: Bearer {token}' http://{addr}/api/{DEV_USER}/tasks");
+}
+
+async fn migrate(config: Config) -> ExitCode {
+    telemetry::init(&config.log_level);
+    let result = async {
+        let store = Store::connect(&config.database, 1).await?;
+        store.migrate().await?;
+        store.close().await;
+        Ok::<_, todo_api::store::StoreError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            println!("migrations applied to {}", config.database_display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+fn token(config: &Config, args: &TokenArgs) -> ExitCode {
+    let Some(secret) = &config.auth.hs256_secret else {
+        return fail(&"set BETTER_AUTH_SECRET to sign tokens");
+    };
+    let ttl = Duration::from_secs(args.ttl);
+    println!(
+        "{}",
+        mint_hs256(
+            secret.expose_secret().as_bytes(),
+            &args.sub,
+            args.email.as_deref(),
+            ttl
+        )
+    );
+    ExitCode::SUCCESS
+}

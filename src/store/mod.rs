@@ -1,0 +1,288 @@
+//! The storage seam: one `Store` over SQLite or PostgreSQL, each through its
+//! native sqlx pool (sqlx's `Any` driver cannot carry timestamps). The SQL text
+//! is shared (see `sql`), so the engines differ only in how they connect.
+
+mod config;
+mod migrations;
+mod sql;
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
+
+pub use config::{DatabaseConfig, DatabaseUrlError};
+
+use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
+
+/// How long a request waits for a pooled connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is saturated: worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        use sqlx::Error::*;
+        match &error {
+            PoolTimedOut | PoolClosed | Io(_) | Tls(_) | WorkerCrashed => Self::Unavailable(error),
+            // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: contention, not a bug.
+            Database(db) if matches!(db.code().as_deref(), Some("5" | "6")) => {
+                Self::Unavailable(error)
+            }
+            _ => Self::Database(error),
+        }
+    }
+}
+
+/// One page of a listing and how many tasks match the filter in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    pub total: i64,
+}
+
+/// Who is writing: the verified token's subject and, when the token has one, e-mail.
+#[derive(Debug, Clone, Copy)]
+pub struct Writer<'a> {
+    pub user_id: &'a str,
+    pub email: Option<&'a str>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code against whichever pool this store holds: the statements
+/// are identical, only the driver types differ.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the pool; the first connection is made eagerly so a bad URL or an
+    /// unreachable server is reported at startup.
+    pub async fn connect(
+        config: &DatabaseConfig,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        Ok(match config {
+            DatabaseConfig::Sqlite(options) => Self::Sqlite(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await?,
+            ),
+            DatabaseConfig::Postgres(options) => Self::Postgres(
+                sqlx::pool::PoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await?,
+            ),
+        })
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while
+    /// it does, so several instances starting together migrate once.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => migrations::sqlite().run(pool).await?,
+            Store::Postgres(pool) => migrations::postgres().run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Does the database answer right now?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query(sql::PING).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+
+    /// Records the writer (first write only) and inserts the task, atomically.
+    pub async fn create_task(&self, writer: Writer<'_>, new: &NewTask) -> Result<Task, StoreError> {
+        let now = Timestamp::now();
+        let description = new.description.as_ref().map(TaskDescription::as_str);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql::UPSERT_USER)
+                .bind(writer.user_id)
+                .bind(writer.email)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let task = sqlx::query_as::<_, Task>(sql::INSERT_TASK)
+                .bind(writer.user_id)
+                .bind(new.title.as_str())
+                .bind(description)
+                .bind(new.completed)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(task)
+        })
+    }
+
+    pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let task = with_pool!(self, pool => {
+            sqlx::query_as::<_, Task>(sql::SELECT_TASK)
+                .bind(id.get())
+                .bind(owner)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(task)
+    }
+
+    pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
+        let completed = query.status.completed();
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, Listed>(sql::list_tasks(query.sort, query.order))
+                .bind(owner)
+                .bind(completed)
+                .bind(query.limit.unwrap_or(i64::MAX))
+                .bind(query.offset)
+                .fetch_all(pool)
+                .await
+        })?;
+        let total = match rows.first() {
+            Some(row) => row.total,
+            None if query.offset == 0 => 0,
+            // Paged past the end: the window count came with no row to carry it.
+            None => with_pool!(self, pool => {
+                sqlx::query_scalar::<_, i64>(sql::COUNT_TASKS)
+                    .bind(owner)
+                    .bind(completed)
+                    .fetch_one(pool)
+                    .await
+            })?,
+        };
+        Ok(TaskPage {
+            tasks: rows.into_iter().map(|row| row.task).collect(),
+            total,
+        })
+    }
+
+    /// Applies the present fields in one statement; an empty patch changes nothing.
+    pub async fn update_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        patch: &TaskPatch,
+    ) -> Result<Option<Task>, StoreError> {
+        if patch.is_empty() {
+            return self.get_task(owner, id).await;
+        }
+        let title = patch.title.as_ref().map(|title| title.as_str());
+        let description = patch
+            .description
+            .as_ref()
+            .map(|d| d.as_ref().map(TaskDescription::as_str));
+        let task = with_pool!(self, pool => {
+            sqlx::query_as::<_, Task>(sql::UPDATE_TASK)
+                .bind(id.get())
+                .bind(owner)
+                .bind(title)
+                .bind(description.is_some())
+                .bind(description.flatten())
+                .bind(patch.completed)
+                .bind(Timestamp::now())
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(task)
+    }
+
+    pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let task = with_pool!(self, pool => {
+            sqlx::query_as::<_, Task>(sql::TOGGLE_TASK)
+                .bind(id.get())
+                .bind(owner)
+                .bind(Timestamp::now())
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(task)
+    }
+
+    /// `true` if this call deleted the task.
+    pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query(sql::DELETE_TASK).bind(id.get()).bind(owner).execute(pool).await?.rows_affected()
+        });
+        Ok(deleted == 1)
+    }
+}
+
+/// A listing row: the task plus the window count of every match.
+struct Listed {
+    task: Task,
+    total: i64,
+}
+
+impl<'r, R> FromRow<'r, R> for Listed
+where
+    R: Row,
+    Task: FromRow<'r, R>,
+    &'r str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            task: Task::from_row(row)?,
+            total: row.try_get("total")?,
+        })
+    }
+}
+
+/// Written by hand instead of derived: the derive needs sqlx's proc-macro crates.
+impl<'r, R> FromRow<'r, R> for Task
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            completed: row.try_get("completed")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}

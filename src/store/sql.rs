@@ -1,0 +1,84 @@
+//! The SQL the service runs. One text serves both engines: SQLite accepts
+//! PostgreSQL's numbered `$N` parameters (sqlx binds them by number), and every
+//! construct here (`RETURNING`, `ON CONFLICT ... DO UPDATE`, `IS DISTINCT FROM`,
+//! window functions) means the same on both. Every statement that touches a task
+//! is scoped by `user_id`, so no query can reach another owner's row.
+
+use crate::domain::{SortKey, SortOrder};
+
+macro_rules! task_columns {
+    () => {
+        "id, user_id, title, description, completed, created_at, updated_at"
+    };
+}
+
+/// Records the owner on first write; refreshes the e-mail only when it changed,
+/// so a repeat writer costs no row update.
+pub const UPSERT_USER: &str = "INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (id) DO UPDATE SET email = excluded.email \
+     WHERE excluded.email IS NOT NULL AND users.email IS DISTINCT FROM excluded.email";
+
+pub const INSERT_TASK: &str = concat!(
+    "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+    task_columns!()
+);
+
+pub const SELECT_TASK: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE id = $1 AND user_id = $2"
+);
+
+/// One statement: absent fields keep their value (`$4` says whether the
+/// description is being set, since `NULL` is a value it can be set to).
+pub const UPDATE_TASK: &str = concat!(
+    "UPDATE tasks SET title = COALESCE($3, title), \
+     description = CASE WHEN $4 THEN $5 ELSE description END, \
+     completed = COALESCE($6, completed), updated_at = $7 \
+     WHERE id = $1 AND user_id = $2 RETURNING ",
+    task_columns!()
+);
+
+/// The flip happens inside the database, so concurrent toggles serialize on the
+/// row lock instead of racing a read-modify-write.
+pub const TOGGLE_TASK: &str = concat!(
+    "UPDATE tasks SET completed = NOT completed, updated_at = $3 \
+     WHERE id = $1 AND user_id = $2 RETURNING ",
+    task_columns!()
+);
+
+pub const DELETE_TASK: &str = "DELETE FROM tasks WHERE id = $1 AND user_id = $2";
+
+/// `$2`: required `completed` value, or NULL for every task.
+pub const COUNT_TASKS: &str =
+    "SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND ($2 IS NULL OR completed = $2)";
+
+macro_rules! list_tasks {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            task_columns!(),
+            ", COUNT(*) OVER () AS total FROM tasks \
+             WHERE user_id = $1 AND ($2 IS NULL OR completed = $2) ORDER BY ",
+            $order,
+            " LIMIT $3 OFFSET $4"
+        )
+    };
+}
+
+/// The page of tasks plus, in the same statement, how many match the filter.
+/// SQL text must be static, so each ordering is its own statement; ties are
+/// broken by id so pages never overlap or skip.
+pub fn list_tasks(sort: SortKey, order: SortOrder) -> &'static str {
+    match (sort, order) {
+        (SortKey::Created, SortOrder::Asc) => list_tasks!("created_at ASC, id ASC"),
+        (SortKey::Created, SortOrder::Desc) => list_tasks!("created_at DESC, id DESC"),
+        (SortKey::Updated, SortOrder::Asc) => list_tasks!("updated_at ASC, id ASC"),
+        (SortKey::Updated, SortOrder::Desc) => list_tasks!("updated_at DESC, id DESC"),
+        (SortKey::Title, SortOrder::Asc) => list_tasks!("title ASC, id ASC"),
+        (SortKey::Title, SortOrder::Desc) => list_tasks!("title DESC, id DESC"),
+    }
+}
+
+pub const PING: &str = "SELECT 1";
