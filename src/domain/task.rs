@@ -230,7 +230,7 @@ mod tests {
     fn new_task_reports_every_bad_field_and_ignores_server_fields() {
         let errors =
             NewTask::from_json(&object(json!({"description": 1, "completed": "yes"}))).unwrap_err();
-        let kinds: Vec<_> = errors.iter().map(|e| e.kind).keep();
+        let kinds: Vec<_> = errors.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, ["missing", "string_type", "bool_type"]);
 
         let task = NewTask::from_json(&object(

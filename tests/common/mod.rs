@@ -1,0 +1,246 @@
+//! Test harness: `spawn_app(engine)` starts the real server on port 0 with a
+//! fresh database (a temp SQLite file, or a fresh PostgreSQL schema), and
+//! `contract!` runs each test body against both engines.
+//!
+//! PostgreSQL comes from `TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). If it cannot be reached the
+//! PostgreSQL tests fail, saying how to fix it; a developer without PostgreSQL
+//! may opt out with `TODO_API_SKIP_POSTGRES=1`, which CI (`CI` set) refuses.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use tokio::sync::oneshot;
+
+use todo_api::app::App;
+use todo_api::auth::mint_hs256;
+use todo_api::config::{Config, Settings};
+use todo_api::store::Store;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each `async fn name(app: TestApp) { ... }` once per engine, as
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! contract {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($app: TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(spawn_app(Engine::Sqlite).await.expect("sqlite always runs")).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = spawn_app(Engine::Postgres).await {
+                        run(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub fn settings(database_url: String) -> Settings {
+    Settings {
+        host: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        database_url,
+        database_max_connections: 8,
+        better_auth_secret: Some(SECRET.into()),
+        jwt_leeway_seconds: 0,
+        cors_origins: "http://localhost:3000".into(),
+        log_level: "warn".into(),
+    }
+}
+
+/// A fresh database, removed when dropped (even when the test panics).
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, schema } = self {
+            let (url, sql) = (admin_url.clone(), format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            // Drop cannot await; a short-lived runtime on its own thread can.
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+                    if let Ok(mut conn) = PgConnection::connect(&url).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    }
+                })
+            })
+            .join();
+        }
+    }
+}
+
+fn postgres_url() -> Option<String> {
+    let skip = std::env::var("TODO_API_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    if skip && !in_ci {
+        eprintln!("*** SKIPPED: PostgreSQL test (TODO_API_SKIP_POSTGRES=1) ***");
+        return None;
+    }
+    Some(std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned()))
+}
+
+pub async fn fresh_database(engine: Engine) -> Option<(String, TestDb)> {
+    match engine {
+        Engine::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("todo.db").display());
+            Some((url, TestDb::Sqlite(dir)))
+        }
+        Engine::Postgres => {
+            let admin_url = postgres_url()?;
+            let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at TEST_DATABASE_URL ({e}). Start it, point \
+                     TEST_DATABASE_URL at one, or set TODO_API_SKIP_POSTGRES=1 to skip (not in CI)."
+                )
+            });
+            let schema = format!("todo_test_{}", uuid_like());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let separator = if admin_url.contains('?') { '&' } else { '?' };
+            let url = format!("{admin_url}{separator}options[search_path]={schema}");
+            Some((url, TestDb::Postgres { admin_url, schema }))
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    format!("{:016x}{:08x}", rand::random::<u64>(), std::process::id())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub engine: Engine,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _db: TestDb,
+}
+
+pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
+    let (url, db) = fresh_database(engine).await?;
+    let config = Config::from_settings(&settings(url)).unwrap();
+    let app = App::build(config).await.expect("the app starts");
+    let base = format!("http://{}", app.local_addr());
+    let store = app.store().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    Some(TestApp {
+        base,
+        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        store,
+        engine,
+        shutdown: Some(tx),
+        server: Some(server),
+        _db: db,
+    })
+}
+
+pub fn token(sub: &str) -> String {
+    mint_hs256(SECRET.as_bytes(), sub, None, Duration::from_secs(600))
+}
+
+/// What a test looks at in a response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// The body as JSON, or `Null` when it is empty or not JSON.
+    pub json: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn detail(&self) -> &Value {
+        &self.json["detail"]
+    }
+
+    pub fn id(&self) -> i64 {
+        self.json["id"].as_i64().unwrap_or_else(|| panic!("no id in {}", self.text))
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, headers, text, json }
+    }
+
+    /// `method path` as `user` (bearer token for that sub), with an optional JSON body.
+    pub async fn call(&self, user: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token(user));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    pub async fn create(&self, user: &str, body: Value) -> Reply {
+        self.call(user, Method::POST, &format!("/api/{user}/tasks"), Some(body)).await
+    }
+
+    /// Creates a task titled `title` and returns its id.
+    pub async fn task(&self, user: &str, title: &str) -> i64 {
+        let reply = self.create(user, json!({ "title": title })).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.id()
+    }
+
+    pub async fn list(&self, user: &str, query: &str) -> Reply {
+        self.call(user, Method::GET, &format!("/api/{user}/tasks{query}"), None).await
+    }
+
+    /// Stops the server gracefully and waits for it to exit.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
