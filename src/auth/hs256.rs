@@ -19,7 +19,9 @@ pub struct Hs256Verifier {
 /// The claims this service reads; every other claim is ignored.
 #[derive(Deserialize)]
 struct Claims {
-    sub: String,
+    /// Read leniently and checked below, so every bad `sub` gets the same answer.
+    #[serde(default, deserialize_with = "string_or_none")]
+    sub: Option<String>,
     /// Informational only, so a non-string value is dropped rather than fatal.
     #[serde(default, deserialize_with = "string_or_none")]
     email: Option<String>,
@@ -52,13 +54,13 @@ impl Hs256Verifier {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|error| classify(error.kind()))?
             .claims;
-        if claims.sub.is_empty() {
-            return Err(AuthError::MissingClaim("sub"));
+        match claims.sub {
+            Some(sub) if !sub.is_empty() => Ok(AuthUser {
+                id: sub,
+                email: claims.email,
+            }),
+            _ => Err(AuthError::MissingClaim("sub")),
         }
-        Ok(AuthUser {
-            id: claims.sub,
-            email: claims.email,
-        })
     }
 }
 

@@ -82,14 +82,23 @@ pub enum TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, schema } = self {
-            let (url, sql) = (admin_url.clone(), format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            let (url, sql) = (
+                admin_url.clone(),
+                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            );
             // Drop cannot await; a short-lived runtime on its own thread can.
             let _ = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-                    if let Ok(mut conn) = PgConnection::connect(&url).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
-                    }
-                })
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(async {
+                        if let Ok(mut conn) = PgConnection::connect(&url).await {
+                            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                                .execute(&mut conn)
+                                .await;
+                        }
+                    })
             })
             .join();
         }
@@ -159,7 +168,10 @@ pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
     }));
     Some(TestApp {
         base,
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         store,
         engine,
         shutdown: Some(tx),
@@ -192,7 +204,9 @@ impl Reply {
     }
 
     pub fn id(&self) -> i64 {
-        self.json["id"].as_i64().unwrap_or_else(|| panic!("no id in {}", self.text))
+        self.json["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no id in {}", self.text))
     }
 }
 
@@ -207,12 +221,20 @@ impl TestApp {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, text, json }
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
     }
 
     /// `method path` as `user` (bearer token for that sub), with an optional JSON body.
     pub async fn call(&self, user: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut request = self.http.request(method, self.url(path)).bearer_auth(token(user));
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token(user));
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -220,7 +242,13 @@ impl TestApp {
     }
 
     pub async fn create(&self, user: &str, body: Value) -> Reply {
-        self.call(user, Method::POST, &format!("/api/{user}/tasks"), Some(body)).await
+        self.call(
+            user,
+            Method::POST,
+            &format!("/api/{user}/tasks"),
+            Some(body),
+        )
+        .await
     }
 
     /// Creates a task titled `title` and returns its id.
@@ -231,7 +259,13 @@ impl TestApp {
     }
 
     pub async fn list(&self, user: &str, query: &str) -> Reply {
-        self.call(user, Method::GET, &format!("/api/{user}/tasks{query}"), None).await
+        self.call(
+            user,
+            Method::GET,
+            &format!("/api/{user}/tasks{query}"),
+            None,
+        )
+        .await
     }
 
     /// Stops the server gracefully and waits for it to exit.
@@ -243,4 +277,19 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
     }
+}
+
+/// A compact JWS from raw header and claims JSON (so tests can send duplicate
+/// keys, odd types or any `alg`), HMAC-signed with `secret` using `alg`.
+pub fn forge(header: &str, claims: &str, secret: &[u8], alg: jsonwebtoken::Algorithm) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let message = format!("{}.{}", b64.encode(header), b64.encode(claims));
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, alg).unwrap();
+    format!("{message}.{signature}")
+}
+
+pub fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
 }
