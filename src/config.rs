@@ -4,13 +4,14 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::MIN_SECRET_BYTES;
+use crate::auth::{ClaimRules, JwksSource, MIN_SECRET_BYTES};
 use crate::store::{DatabaseConfig, DatabaseUrlError};
 
 const ABOUT: &str = "Multi-user todo API for Next.js + Better Auth frontends";
@@ -88,18 +89,47 @@ pub struct Settings {
     #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, value_parser = secret, global = true)]
     pub better_auth_secret: Option<SecretString>,
 
+    /// Base URL of the Better Auth server, e.g. https://app.example.com: enables
+    /// JWKS verification with keys from {URL}/api/auth/jwks, and expects `iss`
+    /// and `aud` to be its origin.
+    #[arg(long, env = "BETTER_AUTH_URL", global = true)]
+    pub better_auth_url: Option<String>,
+
+    /// Where to fetch the JWKS instead of {BETTER_AUTH_URL}/api/auth/jwks.
+    #[arg(long, env = "JWKS_URL", global = true)]
+    pub jwks_url: Option<String>,
+
+    /// A JWK Set file to use instead of fetching one (air-gapped setups, tests).
+    #[arg(long, env = "JWKS_FILE", global = true)]
+    pub jwks_file: Option<PathBuf>,
+
+    /// Accepted `iss` values, comma-separated (default: BETTER_AUTH_URL's origin,
+    /// for JWKS tokens). When set, HS256 tokens must match too.
+    #[arg(long, env = "JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+
+    /// Accepted `aud` values, comma-separated (default: BETTER_AUTH_URL's origin,
+    /// for JWKS tokens). When set, HS256 tokens must match too.
+    #[arg(long, env = "JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+
+    /// Seconds between background JWKS refreshes.
+    #[arg(long, env = "JWKS_REFRESH_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(10..=86_400), global = true)]
+    pub jwks_refresh_seconds: u64,
+
+    /// Least seconds between JWKS refetches triggered by an unknown key id.
+    #[arg(long, env = "JWKS_MIN_REFETCH_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub jwks_min_refetch_seconds: u64,
+
     /// Clock skew allowed when checking `exp` and `nbf`, in seconds (0-60).
     #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=60), global = true)]
     pub jwt_leeway_seconds: u64,
 
     /// Comma-separated browser origins allowed to call the API with credentials.
-    #[arg(
-        long,
-        env = "CORS_ORIGINS",
-        default_value = "http://localhost:3000",
-        global = true
-    )]
+    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", global = true)]
     pub cors_origins: String,
 
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
@@ -121,9 +151,13 @@ pub enum ConfigError {
     )]
     SecretTooShort(usize),
     #[error(
-        "no authentication configured: set BETTER_AUTH_SECRET (Better Auth's HS256 secret), or run `todo-api serve --dev` to try it out"
+        "no authentication configured: set BETTER_AUTH_URL (Better Auth's JWKS) or BETTER_AUTH_SECRET (HS256), or run `todo-api serve --dev` to try it out"
     )]
     NoAuth,
+    #[error("{0} must be an http(s) URL like https://app.example.com")]
+    BadUrl(&'static str),
+    #[error("set only one of JWKS_URL and JWKS_FILE")]
+    TwoJwksSources,
     #[error("CORS_ORIGINS entry {0:?} is not an origin like https://app.example.com")]
     BadOrigin(String),
     #[error("LOG_LEVEL {0:?} is not a level (error, warn, info, debug, trace) or a tracing filter")]
@@ -144,12 +178,35 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub hs256_secret: Option<SecretString>,
-    pub leeway: Duration,
+    /// Claim rules for HS256 tokens (issuer and audience only when set explicitly).
+    pub hs256_rules: ClaimRules,
+    pub jwks: Option<JwksConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwksConfig {
+    pub source: JwksSource,
+    /// Claim rules for JWKS tokens (issuer and audience default to Better Auth's origin).
+    pub rules: ClaimRules,
+    pub refresh: Duration,
+    pub min_refetch: Duration,
 }
 
 impl AuthConfig {
     pub fn is_configured(&self) -> bool {
-        self.hs256_secret.is_some()
+        self.hs256_secret.is_some() || self.jwks.is_some()
+    }
+
+    /// For logs: which verifiers are on.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.hs256_secret.is_some() {
+            parts.push("hs256".to_owned());
+        }
+        if let Some(jwks) = &self.jwks {
+            parts.push(format!("jwks({})", jwks.source));
+        }
+        if parts.is_empty() { "none".into() } else { parts.join("+") }
     }
 }
 
@@ -169,10 +226,7 @@ impl Config {
             listen: SocketAddr::new(settings.host, settings.port),
             database: settings.database_url.parse()?,
             database_max_connections: settings.database_max_connections,
-            auth: AuthConfig {
-                hs256_secret,
-                leeway: Duration::from_secs(settings.jwt_leeway_seconds),
-            },
+            auth: auth_config(settings, hs256_secret)?,
             cors_origins: parse_origins(&settings.cors_origins)?,
             log_level: settings.log_level.clone(),
         })
@@ -180,11 +234,7 @@ impl Config {
 
     /// The server refuses to run open: some way of verifying tokens must be set.
     pub fn require_auth(self) -> Result<Self, ConfigError> {
-        if self.auth.is_configured() {
-            Ok(self)
-        } else {
-            Err(ConfigError::NoAuth)
-        }
+        if self.auth.is_configured() { Ok(self) } else { Err(ConfigError::NoAuth) }
     }
 
     /// `serve --dev`: a random secret that lives only as long as this process,
@@ -215,6 +265,48 @@ impl Config {
     }
 }
 
+fn auth_config(settings: &Settings, hs256_secret: Option<SecretString>) -> Result<AuthConfig, ConfigError> {
+    let leeway = settings.jwt_leeway_seconds;
+    let issuers = list(settings.jwt_issuer.as_deref());
+    let audiences = list(settings.jwt_audience.as_deref());
+    let hs256_rules = ClaimRules { leeway, issuers: issuers.clone(), audiences: audiences.clone() };
+
+    let better_auth =
+        settings.better_auth_url.as_deref().map(|url| http_url(url, "BETTER_AUTH_URL")).transpose()?;
+    let source = match (&settings.jwks_url, &settings.jwks_file, &better_auth) {
+        (Some(_), Some(_), _) => return Err(ConfigError::TwoJwksSources),
+        (Some(url), None, _) => Some(JwksSource::Url(http_url(url, "JWKS_URL")?)),
+        (None, Some(path), _) => Some(JwksSource::File(path.clone())),
+        (None, None, Some(base)) => {
+            let jwks = format!("{}/api/auth/jwks", base.as_str().trim_end_matches('/'));
+            Some(JwksSource::Url(http_url(&jwks, "BETTER_AUTH_URL")?))
+        }
+        (None, None, None) => None,
+    };
+    // Better Auth sets both `iss` and `aud` to the origin of its base URL.
+    let origin = better_auth.map(|url| vec![url.origin().ascii_serialization()]);
+    let jwks = source.map(|source| JwksConfig {
+        source,
+        rules: ClaimRules { leeway, issuers: issuers.or(origin.clone()), audiences: audiences.or(origin) },
+        refresh: Duration::from_secs(settings.jwks_refresh_seconds),
+        min_refetch: Duration::from_secs(settings.jwks_min_refetch_seconds),
+    });
+    Ok(AuthConfig { hs256_secret, hs256_rules, jwks })
+}
+
+fn list(value: Option<&str>) -> Option<Vec<String>> {
+    let items: Vec<String> =
+        value?.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect();
+    (!items.is_empty()).then_some(items)
+}
+
+fn http_url(value: &str, setting: &'static str) -> Result<reqwest::Url, ConfigError> {
+    reqwest::Url::parse(value)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .ok_or(ConfigError::BadUrl(setting))
+}
+
 fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, ConfigError> {
     list.split(',')
         .map(str::trim)
@@ -240,29 +332,17 @@ mod tests {
     #[test]
     fn origins_are_checked() {
         let origins = parse_origins("http://localhost:3000, https://app.example.com").unwrap();
-        assert_eq!(
-            origins,
-            ["http://localhost:3000", "https://app.example.com"]
-        );
-        for bad in [
-            "*",
-            "localhost:3000",
-            "https://a.com/path",
-            "ftp://a.com",
-            "https://",
-        ] {
+        assert_eq!(origins, ["http://localhost:3000", "https://app.example.com"]);
+        for bad in ["*", "localhost:3000", "https://a.com/path", "ftp://a.com", "https://"] {
             assert!(parse_origins(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn secrets_never_print() {
-        let cli = Cli::try_parse_from([
-            "todo-api",
-            "--better-auth-secret",
-            "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["todo-api", "--better-auth-secret", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"])
+                .unwrap();
         assert!(!format!("{cli:?}").contains("s3cr3t"));
     }
 }

@@ -26,24 +26,13 @@ fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error)
-            if matches!(
-                error.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) =>
-        {
+        Err(error) if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             error.exit()
         }
         Err(error) => {
             // clap adds usage and a hint; the first line is the whole story.
             let rendered = error.render().to_string();
-            eprintln!(
-                "{}",
-                rendered
-                    .lines()
-                    .next()
-                    .unwrap_or("error: invalid arguments")
-            );
+            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid arguments"));
             return ExitCode::from(2);
         }
     };
@@ -121,14 +110,6 @@ fn token(config: &Config, args: &TokenArgs) -> ExitCode {
         return fail(&"set BETTER_AUTH_SECRET to sign tokens");
     };
     let ttl = Duration::from_secs(args.ttl);
-    println!(
-        "{}",
-        mint_hs256(
-            secret.expose_secret().as_bytes(),
-            &args.sub,
-            args.email.as_deref(),
-            ttl
-        )
-    );
+    println!("{}", mint_hs256(secret.expose_secret().as_bytes(), &args.sub, args.email.as_deref(), ttl));
     ExitCode::SUCCESS
 }

@@ -11,20 +11,12 @@ use serde_json::json;
 const HS256_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 async fn status_and_detail(app: &TestApp, token: &str) -> (u16, String) {
-    let reply = app
-        .send(app.http.get(app.url("/api/alice/tasks")).bearer_auth(token))
-        .await;
+    let reply = app.send(app.http.get(app.url("/api/alice/tasks")).bearer_auth(token)).await;
     if reply.status == 401 {
-        assert_eq!(
-            reply.header("www-authenticate"),
-            Some(r#"Bearer error="invalid_token""#)
-        );
+        assert_eq!(reply.header("www-authenticate"), Some(r#"Bearer error="invalid_token""#));
         assert!(!reply.text.contains(token), "the token is never echoed");
     }
-    (
-        reply.status.as_u16(),
-        reply.json["detail"].as_str().unwrap_or_default().to_owned(),
-    )
+    (reply.status.as_u16(), reply.json["detail"].as_str().unwrap_or_default().to_owned())
 }
 
 fn claims(extra: &str) -> String {
@@ -79,7 +71,7 @@ contract! {
             (r#"{"sub":"alice"}"#.to_owned(), "Token is missing a valid exp claim"),
             (r#"{"sub":"alice","exp":null}"#.to_owned(), "Token is missing a valid exp claim"),
             (format!(r#"{{"sub":"alice","exp":"{}"}}"#, t + 600), "Token is missing a valid exp claim"),
-            (r#"{"sub":"alice","exp":1e400}"#.to_owned(), "Token is missing a valid exp claim"),
+            (r#"{"sub":"alice","exp":1e400}"#.to_owned(), "Token is malformed"),
             (r#"{"sub":"alice","exp":-1}"#.to_owned(), "Token is missing a valid exp claim"),
             (format!(r#"{{"sub":"alice","exp":{},"nbf":"soon"}}"#, t + 600), "Token is missing a valid nbf claim"),
         ];

@@ -15,26 +15,12 @@ fn assert_task_shape(task: &Value) {
     let object = task.as_object().expect("a task is an object");
     let mut keys: Vec<_> = object.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(
-        keys,
-        [
-            "completed",
-            "created_at",
-            "description",
-            "id",
-            "title",
-            "updated_at",
-            "user_id"
-        ]
-    );
+    assert_eq!(keys, ["completed", "created_at", "description", "id", "title", "updated_at", "user_id"]);
     for field in ["created_at", "updated_at"] {
         let at = task[field].as_str().unwrap();
         // 2026-01-05T10:00:00.123456Z
         assert_eq!(at.len(), 27, "{at}");
-        assert!(
-            at.ends_with('Z') && at.as_bytes()[10] == b'T' && at.as_bytes()[19] == b'.',
-            "{at}"
-        );
+        assert!(at.ends_with('Z') && at.as_bytes()[10] == b'T' && at.as_bytes()[19] == b'.', "{at}");
     }
 }
 
@@ -53,13 +39,7 @@ fn validation_types(reply: &Reply) -> Vec<(String, Value)> {
 }
 
 fn ids(reply: &Reply) -> Vec<i64> {
-    reply
-        .json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect()
+    reply.json.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
 }
 
 contract! {

@@ -51,30 +51,12 @@ mod tests {
 
     #[test]
     fn refuses_everything_else() {
-        assert_eq!(
-            bearer_token(&headers(&[])),
-            Err(AuthError::MissingCredentials)
-        );
-        assert_eq!(
-            bearer_token(&headers(&["Bearer"])),
-            Err(AuthError::MissingCredentials)
-        );
-        assert_eq!(
-            bearer_token(&headers(&["Bearer  "])),
-            Err(AuthError::MissingCredentials)
-        );
-        assert_eq!(
-            bearer_token(&headers(&["Basic abc"])),
-            Err(AuthError::NotBearer)
-        );
-        assert_eq!(
-            bearer_token(&headers(&["Bearerabc"])),
-            Err(AuthError::NotBearer)
-        );
-        assert_eq!(
-            bearer_token(&headers(&["Bearer a", "Bearer a"])),
-            Err(AuthError::MultipleHeaders)
-        );
+        assert_eq!(bearer_token(&headers(&[])), Err(AuthError::MissingCredentials));
+        assert_eq!(bearer_token(&headers(&["Bearer"])), Err(AuthError::MissingCredentials));
+        assert_eq!(bearer_token(&headers(&["Bearer  "])), Err(AuthError::MissingCredentials));
+        assert_eq!(bearer_token(&headers(&["Basic abc"])), Err(AuthError::NotBearer));
+        assert_eq!(bearer_token(&headers(&["Bearerabc"])), Err(AuthError::NotBearer));
+        assert_eq!(bearer_token(&headers(&["Bearer a", "Bearer a"])), Err(AuthError::MultipleHeaders));
         let big = format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1));
         assert_eq!(bearer_token(&headers(&[&big])), Err(AuthError::TooLarge));
     }

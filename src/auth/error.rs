@@ -1,8 +1,8 @@
 use thiserror::Error;
 
-/// Why a request is not authenticated. The messages are the 401 `detail`: each
-/// names the cause so it can be found in the README's troubleshooting table,
-/// and none repeats any part of the token.
+/// Why a request is not authenticated. The messages are the response `detail`:
+/// each names the cause so it can be found in the README's troubleshooting
+/// table, and none repeats any part of the token or any key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AuthError {
     #[error("Not authenticated")]
@@ -17,8 +17,12 @@ pub enum AuthError {
     Malformed,
     #[error("Token algorithm is not accepted")]
     AlgorithmNotAccepted,
+    #[error("Token algorithm does not match its signing key")]
+    AlgorithmKeyMismatch,
     #[error("Token has critical header parameters this server does not support")]
     CriticalHeader,
+    #[error("Token signing key is not known to this server")]
+    UnknownKey,
     #[error("Token signature is invalid")]
     BadSignature,
     #[error("Token has expired")]
@@ -27,6 +31,14 @@ pub enum AuthError {
     NotYetValid,
     #[error("Token is missing a valid {0} claim")]
     MissingClaim(&'static str),
+    #[error("Token issuer is not accepted")]
+    WrongIssuer,
+    #[error("Token audience is not accepted")]
+    WrongAudience,
+    /// Not the client's fault: the key server is unreachable and the token's key
+    /// is not cached. Answered 503, not 401, so nobody is signed out by an outage.
+    #[error("Authentication keys are unavailable; try again shortly")]
+    KeysUnavailable,
 }
 
 impl AuthError {

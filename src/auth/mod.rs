@@ -1,20 +1,30 @@
 //! Authentication: bearer token in, verified user out.
 //!
-//! `Verifier` is the seam. It reads the token's header once, then hands the token
-//! to the verifier configured for that algorithm; algorithms are pinned by
-//! configuration, never taken from the token. HS256 (a shared
-//! `BETTER_AUTH_SECRET`) lives in `hs256`; an asymmetric-key (JWKS) verifier
-//! plugs in beside it without touching the handlers.
+//! `Verifier` is the seam. It reads the token once, picks the key by the
+//! token's `alg` among the algorithms the configuration enables (HS256 with
+//! `BETTER_AUTH_SECRET`; EdDSA, ES256, ES512, RS256 and PS256 with keys from a
+//! JWKS), checks the signature with a key pinned to that algorithm, then applies
+//! one set of claim rules. The asymmetric path never accepts HS256 and the
+//! shared secret never verifies anything else, so keys cannot be confused.
 
 mod bearer;
+mod claims;
 mod error;
 mod extract;
-mod header;
 mod hs256;
+mod jwks;
+mod keys;
+mod token;
+
+use std::sync::Arc;
 
 pub use bearer::{MAX_TOKEN_BYTES, bearer_token};
+pub use claims::ClaimRules;
 pub use error::AuthError;
-pub use hs256::{Hs256Verifier, MIN_SECRET_BYTES, mint_hs256};
+pub use hs256::{MIN_SECRET_BYTES, mint_hs256};
+pub use jwks::{FetchStatus, JwksCache, JwksError, JwksSource};
+pub use keys::Alg;
+use keys::VerifyingKey;
 
 /// A caller whose token verified. `id` is the token's `sub`, an opaque string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,22 +33,96 @@ pub struct AuthUser {
     pub email: Option<String>,
 }
 
-/// Maps a bearer token to the user it proves, or says why it proves nothing.
+#[derive(Default)]
 pub struct Verifier {
-    hs256: Option<Hs256Verifier>,
+    hs256: Option<(VerifyingKey, ClaimRules)>,
+    jwks: Option<(Arc<JwksCache>, ClaimRules)>,
 }
 
 impl Verifier {
-    pub fn new(hs256: Option<Hs256Verifier>) -> Self {
-        Self { hs256 }
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Async so that verifiers which may fetch keys fit the same seam.
+    /// Accept HS256 tokens signed with `secret`.
+    pub fn with_hs256(mut self, secret: &[u8], rules: ClaimRules) -> Self {
+        self.hs256 = Some((VerifyingKey::hs256(secret), rules));
+        self
+    }
+
+    /// Accept tokens signed by a key in this JWKS.
+    pub fn with_jwks(mut self, cache: Arc<JwksCache>, rules: ClaimRules) -> Self {
+        self.jwks = Some((cache, rules));
+        self
+    }
+
+    pub fn jwks(&self) -> Option<&Arc<JwksCache>> {
+        self.jwks.as_ref().map(|(cache, _)| cache)
+    }
+
+    /// Maps a bearer token to the user it proves, or says why it proves nothing.
     pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
-        let header = header::parse(token)?;
-        match (header.alg.as_str(), &self.hs256) {
-            ("HS256", Some(hs256)) => hs256.verify(token),
-            _ => Err(AuthError::AlgorithmNotAccepted),
-        }
+        let jws = token::parse(token)?;
+        let alg = Alg::from_name(&jws.header.alg).ok_or(AuthError::AlgorithmNotAccepted)?;
+        let rules = match (alg, &self.hs256, &self.jwks) {
+            (Alg::Hs256, Some((key, rules)), _) => {
+                check_signature(&[key], &jws)?;
+                rules
+            }
+            (Alg::Hs256, None, _) | (_, _, None) => return Err(AuthError::AlgorithmNotAccepted),
+            (_, _, Some((cache, rules))) => {
+                let keys = cache.keys_for(jws.header.kid.as_deref(), alg).await?;
+                check_signature(&keys.iter().map(Arc::as_ref).collect::<Vec<_>>(), &jws)?;
+                rules
+            }
+        };
+        rules.validate(&jws.payload, jsonwebtoken::get_current_timestamp())
+    }
+}
+
+fn check_signature(keys: &[&VerifyingKey], jws: &token::Jws<'_>) -> Result<(), AuthError> {
+    if keys.iter().any(|key| key.verify(jws.signing_input, jws.signature)) {
+        Ok(())
+    } else {
+        Err(AuthError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn verifier() -> Verifier {
+        Verifier::new().with_hs256(SECRET, ClaimRules::default())
+    }
+
+    fn verify(token: &str) -> Result<AuthUser, AuthError> {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(verifier().verify(token))
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let token = mint_hs256(SECRET, "user-1", Some("a@b.c"), Duration::from_secs(60));
+        assert_eq!(verify(&token), Ok(AuthUser { id: "user-1".into(), email: Some("a@b.c".into()) }));
+    }
+
+    #[test]
+    fn wrong_secret_and_empty_subject_are_refused() {
+        let other = mint_hs256(b"another-secret-another-secret-xx", "u", None, Duration::from_secs(60));
+        assert_eq!(verify(&other), Err(AuthError::BadSignature));
+        let token = mint_hs256(SECRET, "", None, Duration::from_secs(60));
+        assert_eq!(verify(&token), Err(AuthError::MissingClaim("sub")));
+    }
+
+    #[test]
+    fn without_a_jwks_asymmetric_algorithms_are_not_accepted() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let token = format!("{}.e30.c2ln", b64.encode(r#"{"alg":"EdDSA","kid":"k"}"#));
+        assert_eq!(verify(&token), Err(AuthError::AlgorithmNotAccepted));
     }
 }

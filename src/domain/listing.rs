@@ -64,14 +64,8 @@ impl ListQuery {
         let status = keep(parse_status(params.status.as_deref()), &mut errors);
         let sort = keep(parse_sort(params.sort.as_deref()), &mut errors);
         let order = keep(parse_order(params.order.as_deref()), &mut errors);
-        let limit = keep(
-            parse_bounded("limit", params.limit.as_deref(), 1, LIMIT_MAX),
-            &mut errors,
-        );
-        let offset = keep(
-            parse_bounded("offset", params.offset.as_deref(), 0, i64::MAX),
-            &mut errors,
-        );
+        let limit = keep(parse_bounded("limit", params.limit.as_deref(), 1, LIMIT_MAX), &mut errors);
+        let offset = keep(parse_bounded("offset", params.offset.as_deref(), 0, i64::MAX), &mut errors);
 
         match (status, sort, order, limit, offset) {
             (Some(status), Some(sort), Some(order), Some(limit), Some(offset)) => Ok(Self {
@@ -90,11 +84,7 @@ impl ListQuery {
 }
 
 fn literal_error(field: &'static str, expected: &'static str) -> FieldError {
-    FieldError::new(
-        "literal_error",
-        Location::Query(field),
-        format!("Input should be {expected}"),
-    )
+    FieldError::new("literal_error", Location::Query(field), format!("Input should be {expected}"))
 }
 
 fn parse_status(value: Option<&str>) -> Result<StatusFilter, FieldError> {
@@ -111,10 +101,7 @@ fn parse_sort(value: Option<&str>) -> Result<SortKey, FieldError> {
         None | Some("created" | "created_at") => Ok(SortKey::Created),
         Some("updated" | "updated_at") => Ok(SortKey::Updated),
         Some("title") => Ok(SortKey::Title),
-        Some(_) => Err(literal_error(
-            "sort",
-            "'created', 'created_at', 'updated', 'updated_at' or 'title'",
-        )),
+        Some(_) => Err(literal_error("sort", "'created', 'created_at', 'updated', 'updated_at' or 'title'")),
     }
 }
 
@@ -177,10 +164,7 @@ mod tests {
     fn defaults_are_all_newest_first_unpaged() {
         let q = ListQuery::parse(&params(&[])).unwrap();
         assert_eq!(q.status, StatusFilter::All);
-        assert_eq!(
-            (q.sort, q.order, q.limit, q.offset),
-            (SortKey::Created, SortOrder::Desc, None, 0)
-        );
+        assert_eq!((q.sort, q.order, q.limit, q.offset), (SortKey::Created, SortOrder::Desc, None, 0));
     }
 
     #[test]
@@ -204,13 +188,7 @@ mod tests {
         let kinds: Vec<_> = errors.iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,
-            [
-                "literal_error",
-                "literal_error",
-                "literal_error",
-                "less_than_equal",
-                "greater_than_equal"
-            ]
+            ["literal_error", "literal_error", "literal_error", "less_than_equal", "greater_than_equal"]
         );
         let errors = ListQuery::parse(&params(&[("limit", "0"), ("offset", "x")])).unwrap_err();
         let kinds: Vec<_> = errors.iter().map(|e| e.kind).collect();

@@ -47,10 +47,7 @@ pub struct TaskTitle(String);
 impl TaskTitle {
     pub fn parse(value: &Value) -> Result<Self, FieldError> {
         let loc = Location::Body("title");
-        let text = value
-            .as_str()
-            .ok_or_else(|| FieldError::string_type(loc))?
-            .trim();
+        let text = value.as_str().ok_or_else(|| FieldError::string_type(loc))?.trim();
         check_text(text, 1, TITLE_MAX_CHARS, loc)?;
         Ok(Self(text.to_owned()))
     }
@@ -98,9 +95,7 @@ fn check_text(text: &str, min: usize, max: usize, loc: Location) -> Result<(), F
 }
 
 fn parse_completed(value: &Value) -> Result<bool, FieldError> {
-    value
-        .as_bool()
-        .ok_or(FieldError::bool_type(Location::Body("completed")))
+    value.as_bool().ok_or(FieldError::bool_type(Location::Body("completed")))
 }
 
 /// The body of `POST /api/{user_id}/tasks`. Fields the server owns (`id`,
@@ -131,11 +126,7 @@ impl NewTask {
             .and_then(|value| keep(parse_completed(value), &mut errors))
             .unwrap_or(false);
         match title {
-            Some(title) if errors.is_empty() => Ok(Self {
-                title,
-                description,
-                completed,
-            }),
+            Some(title) if errors.is_empty() => Ok(Self { title, description, completed }),
             _ => Err(errors),
         }
     }
@@ -154,21 +145,13 @@ impl TaskPatch {
     pub fn from_json(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let patch = Self {
-            title: body
-                .get("title")
-                .and_then(|v| keep(TaskTitle::parse(v), &mut errors)),
+            title: body.get("title").and_then(|v| keep(TaskTitle::parse(v), &mut errors)),
             description: body
                 .get("description")
                 .and_then(|v| keep(TaskDescription::parse_nullable(v), &mut errors)),
-            completed: body
-                .get("completed")
-                .and_then(|v| keep(parse_completed(v), &mut errors)),
+            completed: body.get("completed").and_then(|v| keep(parse_completed(v), &mut errors)),
         };
-        if errors.is_empty() {
-            Ok(patch)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(patch) } else { Err(errors) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -188,21 +171,8 @@ mod tests {
     #[test]
     fn task_ids_are_positive_plain_decimal_i64() {
         assert_eq!(TaskId::parse("1").map(TaskId::get), Some(1));
-        assert_eq!(
-            TaskId::parse("9223372036854775807").map(TaskId::get),
-            Some(i64::MAX)
-        );
-        for bad in [
-            "",
-            "0",
-            "-1",
-            "+1",
-            " 1",
-            "1.0",
-            "1e3",
-            "9223372036854775808",
-            "abc",
-        ] {
+        assert_eq!(TaskId::parse("9223372036854775807").map(TaskId::get), Some(i64::MAX));
+        for bad in ["", "0", "-1", "+1", " 1", "1.0", "1e3", "9223372036854775808", "abc"] {
             assert_eq!(TaskId::parse(bad), None, "{bad:?}");
         }
     }
@@ -211,25 +181,15 @@ mod tests {
     fn title_is_trimmed_and_bounded_in_characters() {
         assert_eq!(TaskTitle::parse(&json!("  hi \n")).unwrap().as_str(), "hi");
         assert!(TaskTitle::parse(&json!("é".repeat(200))).is_ok());
-        assert_eq!(
-            TaskTitle::parse(&json!("é".repeat(201))).unwrap_err().kind,
-            "string_too_long"
-        );
-        assert_eq!(
-            TaskTitle::parse(&json!("   ")).unwrap_err().kind,
-            "string_too_short"
-        );
+        assert_eq!(TaskTitle::parse(&json!("é".repeat(201))).unwrap_err().kind, "string_too_long");
+        assert_eq!(TaskTitle::parse(&json!("   ")).unwrap_err().kind, "string_too_short");
         assert_eq!(TaskTitle::parse(&json!(5)).unwrap_err().kind, "string_type");
-        assert_eq!(
-            TaskTitle::parse(&json!("a\u{0}b")).unwrap_err().kind,
-            "string_pattern_mismatch"
-        );
+        assert_eq!(TaskTitle::parse(&json!("a\u{0}b")).unwrap_err().kind, "string_pattern_mismatch");
     }
 
     #[test]
     fn new_task_reports_every_bad_field_and_ignores_server_fields() {
-        let errors =
-            NewTask::from_json(&object(json!({"description": 1, "completed": "yes"}))).unwrap_err();
+        let errors = NewTask::from_json(&object(json!({"description": 1, "completed": "yes"}))).unwrap_err();
         let kinds: Vec<_> = errors.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, ["missing", "string_type", "bool_type"]);
 

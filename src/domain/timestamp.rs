@@ -31,10 +31,7 @@ impl Timestamp {
     fn from_datetime(at: OffsetDateTime) -> Self {
         let at = at.to_offset(UtcOffset::UTC);
         let micros = at.microsecond();
-        Self(
-            at.replace_nanosecond(micros * 1_000)
-                .expect("whole microseconds are valid"),
-        )
+        Self(at.replace_nanosecond(micros * 1_000).expect("whole microseconds are valid"))
     }
 
     pub fn unix_seconds(self) -> i64 {
@@ -42,9 +39,7 @@ impl Timestamp {
     }
 
     fn to_text(self) -> String {
-        self.0
-            .format(FORMAT)
-            .expect("a UTC date in range always formats")
+        self.0.format(FORMAT).expect("a UTC date in range always formats")
     }
 
     fn parse_text(text: &str) -> Result<Self, time::error::Parse> {

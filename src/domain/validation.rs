@@ -41,11 +41,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(kind: &'static str, loc: Location, msg: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind,
-            loc,
-            msg: msg.into(),
-        }
+        Self { kind, loc, msg: msg.into() }
     }
 
     pub fn missing(loc: Location) -> Self {
@@ -62,27 +58,15 @@ impl FieldError {
 
     pub fn too_short(loc: Location, min: usize) -> Self {
         let unit = if min == 1 { "character" } else { "characters" };
-        Self::new(
-            "string_too_short",
-            loc,
-            format!("String should have at least {min} {unit}"),
-        )
+        Self::new("string_too_short", loc, format!("String should have at least {min} {unit}"))
     }
 
     pub fn too_long(loc: Location, max: usize) -> Self {
-        Self::new(
-            "string_too_long",
-            loc,
-            format!("String should have at most {max} characters"),
-        )
+        Self::new("string_too_long", loc, format!("String should have at most {max} characters"))
     }
 
     pub fn contains_nul(loc: Location) -> Self {
-        Self::new(
-            "string_pattern_mismatch",
-            loc,
-            "String should not contain NUL characters",
-        )
+        Self::new("string_pattern_mismatch", loc, "String should not contain NUL characters")
     }
 
     pub fn not_an_object() -> Self {

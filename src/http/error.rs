@@ -19,7 +19,7 @@ pub enum ApiError {
     #[error("Method Not Allowed")]
     MethodNotAllowed,
     #[error(transparent)]
-    Unauthorized(#[from] AuthError),
+    Unauthorized(AuthError),
     #[error("Token subject does not match the user in the path")]
     Forbidden,
     #[error("Request body is larger than {} KiB", BODY_LIMIT_BYTES / 1024)]
@@ -38,6 +38,12 @@ pub enum ApiError {
     /// A fault of ours; the cause is logged, not sent.
     #[error("Internal server error")]
     Internal(#[source] StoreError),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        Self::Unauthorized(error)
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -60,6 +66,7 @@ impl ApiError {
         match self {
             Self::RouteNotFound | Self::TaskNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized(AuthError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,16 +84,13 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut response = match &self {
             Self::Validation(errors) => (status, Json(Detail { detail: errors })).into_response(),
-            _ => (
-                status,
-                Json(Detail {
-                    detail: self.to_string(),
-                }),
-            )
-                .into_response(),
+            _ => (status, Json(Detail { detail: self.to_string() })).into_response(),
         };
         let headers = response.headers_mut();
         match &self {
+            Self::Unauthorized(AuthError::KeysUnavailable) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            }
             Self::Unauthorized(cause) => {
                 headers.insert(WWW_AUTHENTICATE, challenge(cause));
             }

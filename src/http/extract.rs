@@ -28,13 +28,9 @@ impl FromRequestParts<AppState> for Owner {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         // A path that is not valid UTF-8 cannot equal a (string) subject.
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::Forbidden)?;
-        let path_user = params
-            .iter()
-            .find(|(key, _)| *key == "user_id")
-            .map(|(_, value)| value);
+        let params =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::Forbidden)?;
+        let path_user = params.iter().find(|(key, _)| *key == "user_id").map(|(_, value)| value);
         if path_user != Some(user.id.as_str()) {
             return Err(ApiError::Forbidden);
         }
@@ -52,15 +48,9 @@ impl FromRequestParts<AppState> for TaskRef {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let id = RawPathParams::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|params| {
-                params
-                    .iter()
-                    .find(|(key, _)| *key == "id")
-                    .and_then(|(_, v)| TaskId::parse(v))
-            });
+        let id = RawPathParams::from_request_parts(parts, state).await.ok().and_then(|params| {
+            params.iter().find(|(key, _)| *key == "id").and_then(|(_, v)| TaskId::parse(v))
+        });
         Ok(Self(id))
     }
 }
@@ -80,22 +70,18 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let is_json = is_json_content_type(request.headers());
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::UnreadableBody
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::UnreadableBody
+            }
+        })?;
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
         if bytes.is_empty() {
-            return Err(ApiError::Validation(vec![FieldError::missing(
-                crate::domain::Location::BodyRoot,
-            )]));
+            return Err(ApiError::Validation(vec![FieldError::missing(crate::domain::Location::BodyRoot)]));
         }
         match serde_json::from_slice(&bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
@@ -110,14 +96,8 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 #[cfg(test)]
@@ -133,19 +113,10 @@ mod tests {
 
     #[test]
     fn json_content_types() {
-        for ok in [
-            "application/json",
-            "Application/JSON; charset=utf-8",
-            "application/merge-patch+json",
-        ] {
+        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
             assert!(is_json_content_type(&with_type(ok)), "{ok}");
         }
-        for bad in [
-            "text/plain",
-            "application/jsonx",
-            "application/x-www-form-urlencoded",
-            "",
-        ] {
+        for bad in ["text/plain", "application/jsonx", "application/x-www-form-urlencoded", ""] {
             assert!(!is_json_content_type(&with_type(bad)), "{bad}");
         }
         assert!(!is_json_content_type(&HeaderMap::new()));

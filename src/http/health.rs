@@ -5,14 +5,25 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
+use crate::auth::AuthError;
 
 /// Liveness: the process is up and serving HTTP.
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers (503 with the standard error body if not).
+/// Readiness: the database answers and, with a JWKS, keys have been loaded
+/// (503 with the standard error body if not). Keys that could not be refreshed
+/// lately still verify tokens, so they are reported as `stale`, not unready.
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await.map_err(ApiError::Unavailable)?;
-    Ok(Json(json!({ "status": "ready", "database": "ok" })))
+    let jwks = match state.verifier.jwks().map(|cache| cache.status()) {
+        None => "not configured",
+        Some(status) if status.last_success.is_none() => {
+            return Err(AuthError::KeysUnavailable.into());
+        }
+        Some(status) if status.last_error.is_some() => "stale",
+        Some(_) => "ok",
+    };
+    Ok(Json(json!({ "status": "ready", "database": "ok", "jwks": jwks })))
 }

@@ -13,8 +13,8 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, AUTHORIZATION,
+    CACHE_CONTROL, CONTENT_TYPE, LOCATION,
 };
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
@@ -53,10 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{user_id}/tasks", get(tasks::list).post(tasks::create))
         .route(
             "/api/{user_id}/tasks/{id}",
-            get(tasks::get)
-                .put(tasks::update)
-                .patch(tasks::update)
-                .delete(tasks::delete),
+            get(tasks::get).put(tasks::update).patch(tasks::update).delete(tasks::delete),
         )
         .route("/api/{user_id}/tasks/{id}/complete", patch(tasks::toggle))
         .fallback(|| async { ApiError::RouteNotFound })
@@ -79,10 +76,7 @@ pub fn service(
         .map_request(slash::strip_one_trailing_slash)
         .map_response(cors_headers_only_for_allowed_origins)
         .layer(cors(cors_origins))
-        .layer(SetResponseHeaderLayer::overriding(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .service(router(state))
 }
 
@@ -92,13 +86,7 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([AUTHORIZATION, CONTENT_TYPE])
         .expose_headers([LOCATION, X_TOTAL_COUNT])
         .max_age(Duration::from_secs(600))

@@ -42,10 +42,7 @@ mod tests {
     #[test]
     fn exactly_one_trailing_slash_is_dropped() {
         assert_eq!(rewrite("/api/u/tasks/"), "/api/u/tasks");
-        assert_eq!(
-            rewrite("/api/u/tasks/?status=all"),
-            "/api/u/tasks?status=all"
-        );
+        assert_eq!(rewrite("/api/u/tasks/?status=all"), "/api/u/tasks?status=all");
         assert_eq!(rewrite("/api/u/tasks"), "/api/u/tasks");
         assert_eq!(rewrite("/api/u/tasks//"), "/api/u/tasks//");
         assert_eq!(rewrite("/"), "/");

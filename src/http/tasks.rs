@@ -52,11 +52,7 @@ pub async fn list(
     })?;
     let query = ListQuery::parse(&params).map_err(ApiError::Validation)?;
     let page = state.store.list_tasks(owner.id(), &query).await?;
-    Ok((
-        [(X_TOTAL_COUNT, HeaderValue::from(page.total))],
-        Json(page.tasks),
-    )
-        .into_response())
+    Ok(([(X_TOTAL_COUNT, HeaderValue::from(page.total))], Json(page.tasks)).into_response())
 }
 
 pub async fn create(
@@ -65,26 +61,14 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let new = NewTask::from_json(&body).map_err(ApiError::Validation)?;
-    let writer = Writer {
-        user_id: owner.id(),
-        email: owner.0.email.as_deref(),
-    };
+    let writer = Writer { user_id: owner.id(), email: owner.0.email.as_deref() };
     let task = state.store.create_task(writer, &new).await?;
-    let location = format!(
-        "/api/{}/tasks/{}",
-        utf8_percent_encode(&task.user_id, PATH_SEGMENT),
-        task.id
-    );
-    let location =
-        HeaderValue::try_from(location).expect("percent-encoded paths are valid header values");
+    let location = format!("/api/{}/tasks/{}", utf8_percent_encode(&task.user_id, PATH_SEGMENT), task.id);
+    let location = HeaderValue::try_from(location).expect("percent-encoded paths are valid header values");
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(task)).into_response())
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    owner: Owner,
-    task: TaskRef,
-) -> Result<Json<Task>, ApiError> {
+pub async fn get(State(state): State<AppState>, owner: Owner, task: TaskRef) -> Result<Json<Task>, ApiError> {
     let id = task.require()?;
     found(state.store.get_task(owner.id(), id).await?)
 }

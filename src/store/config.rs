@@ -21,10 +21,7 @@ pub enum DatabaseUrlError {
     UnknownScheme,
     // sqlx's message names the bad part, never the password.
     #[error("DATABASE_URL is not a valid {engine} URL: {reason}")]
-    Invalid {
-        engine: &'static str,
-        reason: String,
-    },
+    Invalid { engine: &'static str, reason: String },
 }
 
 impl FromStr for DatabaseConfig {
@@ -52,10 +49,7 @@ impl FromStr for DatabaseConfig {
 }
 
 fn invalid(engine: &'static str, error: sqlx::Error) -> DatabaseUrlError {
-    DatabaseUrlError::Invalid {
-        engine,
-        reason: error.to_string(),
-    }
+    DatabaseUrlError::Invalid { engine, reason: error.to_string() }
 }
 
 /// Neon's URLs carry `channel_binding=require`, a libpq option sqlx does not
@@ -66,15 +60,8 @@ fn without_channel_binding(url: &str) -> String {
     let Some((base, query)) = url.split_once('?') else {
         return url.to_owned();
     };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| !pair.starts_with("channel_binding="))
-        .collect();
-    if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    }
+    let kept: Vec<&str> = query.split('&').filter(|pair| !pair.starts_with("channel_binding=")).collect();
+    if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) }
 }
 
 #[cfg(test)]
@@ -86,19 +73,14 @@ mod tests {
     fn neon_urls_are_accepted_with_tls_required() {
         let url = "postgresql://alex:secret@ep-cool-1.eu-central-1.aws.neon.tech/neondb\
                    ?sslmode=require&channel_binding=require";
-        let DatabaseConfig::Postgres(options) = url.parse().unwrap() else {
-            panic!("engine")
-        };
+        let DatabaseConfig::Postgres(options) = url.parse().unwrap() else { panic!("engine") };
         assert!(matches!(options.get_ssl_mode(), PgSslMode::Require));
         assert_eq!(options.get_database(), Some("neondb"));
     }
 
     #[test]
     fn channel_binding_is_dropped_wherever_it_stands() {
-        assert_eq!(
-            without_channel_binding("postgres://h/d?channel_binding=require"),
-            "postgres://h/d"
-        );
+        assert_eq!(without_channel_binding("postgres://h/d?channel_binding=require"), "postgres://h/d");
         assert_eq!(
             without_channel_binding("postgres://h/d?channel_binding=require&sslmode=require"),
             "postgres://h/d?sslmode=require"
@@ -108,22 +90,10 @@ mod tests {
 
     #[test]
     fn schemes_choose_the_engine() {
-        assert!(matches!(
-            "sqlite:todo.db".parse(),
-            Ok(DatabaseConfig::Sqlite(_))
-        ));
-        assert!(matches!(
-            "sqlite::memory:".parse(),
-            Ok(DatabaseConfig::Sqlite(_))
-        ));
-        assert!(matches!(
-            "postgres://localhost/x".parse(),
-            Ok(DatabaseConfig::Postgres(_))
-        ));
+        assert!(matches!("sqlite:todo.db".parse(), Ok(DatabaseConfig::Sqlite(_))));
+        assert!(matches!("sqlite::memory:".parse(), Ok(DatabaseConfig::Sqlite(_))));
+        assert!(matches!("postgres://localhost/x".parse(), Ok(DatabaseConfig::Postgres(_))));
         let err = "mysql://localhost/x".parse::<DatabaseConfig>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "DATABASE_URL must start with sqlite:, postgres:// or postgresql://"
-        );
+        assert_eq!(err.to_string(), "DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
     }
 }

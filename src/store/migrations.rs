@@ -10,11 +10,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[(
-    1,
-    "create users and tasks",
-    include_str!("../../migrations/sqlite/0001_create_users_and_tasks.sql"),
-)];
+const SQLITE: &[Source] =
+    &[(1, "create users and tasks", include_str!("../../migrations/sqlite/0001_create_users_and_tasks.sql"))];
 
 const POSTGRES: &[Source] = &[(
     1,

@@ -36,9 +36,7 @@ impl From<sqlx::Error> for StoreError {
         match &error {
             PoolTimedOut | PoolClosed | Io(_) | Tls(_) | WorkerCrashed => Self::Unavailable(error),
             // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: contention, not a bug.
-            Database(db) if matches!(db.code().as_deref(), Some("5" | "6")) => {
-                Self::Unavailable(error)
-            }
+            Database(db) if matches!(db.code().as_deref(), Some("5" | "6")) => Self::Unavailable(error),
             _ => Self::Database(error),
         }
     }
@@ -78,10 +76,7 @@ macro_rules! with_pool {
 impl Store {
     /// Opens the pool; the first connection is made eagerly so a bad URL or an
     /// unreachable server is reported at startup.
-    pub async fn connect(
-        config: &DatabaseConfig,
-        max_connections: u32,
-    ) -> Result<Self, StoreError> {
+    pub async fn connect(config: &DatabaseConfig, max_connections: u32) -> Result<Self, StoreError> {
         Ok(match config {
             DatabaseConfig::Sqlite(options) => Self::Sqlite(
                 sqlx::pool::PoolOptions::new()
@@ -186,10 +181,7 @@ impl Store {
                     .await
             })?,
         };
-        Ok(TaskPage {
-            tasks: rows.into_iter().map(|row| row.task).collect(),
-            total,
-        })
+        Ok(TaskPage { tasks: rows.into_iter().map(|row| row.task).collect(), total })
     }
 
     /// Applies the present fields in one statement; an empty patch changes nothing.
@@ -203,10 +195,7 @@ impl Store {
             return self.get_task(owner, id).await;
         }
         let title = patch.title.as_ref().map(|title| title.as_str());
-        let description = patch
-            .description
-            .as_ref()
-            .map(|d| d.as_ref().map(TaskDescription::as_str));
+        let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
         let task = with_pool!(self, pool => {
             sqlx::query_as::<_, Task>(sql::UPDATE_TASK)
                 .bind(id.get())
@@ -257,10 +246,7 @@ where
     i64: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            task: Task::from_row(row)?,
-            total: row.try_get("total")?,
-        })
+        Ok(Self { task: Task::from_row(row)?, total: row.try_get("total")? })
     }
 }
 

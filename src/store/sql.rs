@@ -24,11 +24,8 @@ pub const INSERT_TASK: &str = concat!(
     task_columns!()
 );
 
-pub const SELECT_TASK: &str = concat!(
-    "SELECT ",
-    task_columns!(),
-    " FROM tasks WHERE id = $1 AND user_id = $2"
-);
+pub const SELECT_TASK: &str =
+    concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1 AND user_id = $2");
 
 /// One statement: absent fields keep their value (`$4` says whether the
 /// description is being set, since `NULL` is a value it can be set to).

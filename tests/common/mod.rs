@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod keys;
+
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -30,6 +32,34 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub enum Engine {
     Sqlite,
     Postgres,
+}
+
+/// Runs each `async fn name(engine: Engine) { ... }` once per engine, as
+/// `name::sqlite` and `name::postgres`, for tests that start their own apps.
+#[macro_export]
+macro_rules! each_engine {
+    ($(async fn $name:ident($engine:ident: Engine) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($engine: Engine) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(Engine::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if common::postgres_enabled() {
+                        run(Engine::Postgres).await;
+                    }
+                }
+            }
+        )*
+    };
 }
 
 /// Runs each `async fn name(app: TestApp) { ... }` once per engine, as
@@ -68,6 +98,13 @@ pub fn settings(database_url: String) -> Settings {
         database_max_connections: 8,
         better_auth_secret: Some(SECRET.into()),
         jwt_leeway_seconds: 0,
+        better_auth_url: None,
+        jwks_url: None,
+        jwks_file: None,
+        jwt_issuer: None,
+        jwt_audience: None,
+        jwks_refresh_seconds: 300,
+        jwks_min_refetch_seconds: 30,
         cors_origins: "http://localhost:3000".into(),
         log_level: "warn".into(),
     }
@@ -82,27 +119,22 @@ pub enum TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, schema } = self {
-            let (url, sql) = (
-                admin_url.clone(),
-                format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            );
+            let (url, sql) = (admin_url.clone(), format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
             // Drop cannot await; a short-lived runtime on its own thread can.
             let _ = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-                    .block_on(async {
-                        if let Ok(mut conn) = PgConnection::connect(&url).await {
-                            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                                .execute(&mut conn)
-                                .await;
-                        }
-                    })
+                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+                    if let Ok(mut conn) = PgConnection::connect(&url).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    }
+                })
             })
             .join();
         }
     }
+}
+
+pub fn postgres_enabled() -> bool {
+    postgres_url().is_some()
 }
 
 fn postgres_url() -> Option<String> {
@@ -157,8 +189,15 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
+    spawn_app_with(engine, |_| {}).await
+}
+
+/// `spawn_app` with settings adjusted by `adjust` (auth methods, limits, ...).
+pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let (url, db) = fresh_database(engine).await?;
-    let config = Config::from_settings(&settings(url)).unwrap();
+    let mut settings = settings(url);
+    adjust(&mut settings);
+    let config = Config::from_settings(&settings).unwrap();
     let app = App::build(config).await.expect("the app starts");
     let base = format!("http://{}", app.local_addr());
     let store = app.store().clone();
@@ -168,16 +207,20 @@ pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
     }));
     Some(TestApp {
         base,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
+        http: http_client(),
         store,
         engine,
         shutdown: Some(tx),
         server: Some(server),
         _db: db,
     })
+}
+
+/// reqwest is built without a default TLS provider (the service brings ring);
+/// tests install the same one before building a client.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
 pub fn token(sub: &str) -> String {
@@ -204,9 +247,7 @@ impl Reply {
     }
 
     pub fn id(&self) -> i64 {
-        self.json["id"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no id in {}", self.text))
+        self.json["id"].as_i64().unwrap_or_else(|| panic!("no id in {}", self.text))
     }
 }
 
@@ -221,20 +262,12 @@ impl TestApp {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            json,
-        }
+        Reply { status, headers, text, json }
     }
 
     /// `method path` as `user` (bearer token for that sub), with an optional JSON body.
     pub async fn call(&self, user: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut request = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth(token(user));
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token(user));
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -242,13 +275,7 @@ impl TestApp {
     }
 
     pub async fn create(&self, user: &str, body: Value) -> Reply {
-        self.call(
-            user,
-            Method::POST,
-            &format!("/api/{user}/tasks"),
-            Some(body),
-        )
-        .await
+        self.call(user, Method::POST, &format!("/api/{user}/tasks"), Some(body)).await
     }
 
     /// Creates a task titled `title` and returns its id.
@@ -259,13 +286,7 @@ impl TestApp {
     }
 
     pub async fn list(&self, user: &str, query: &str) -> Reply {
-        self.call(
-            user,
-            Method::GET,
-            &format!("/api/{user}/tasks{query}"),
-            None,
-        )
-        .await
+        self.call(user, Method::GET, &format!("/api/{user}/tasks{query}"), None).await
     }
 
     /// Stops the server gracefully and waits for it to exit.

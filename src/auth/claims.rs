@@ -1,0 +1,166 @@
+//! The registered claims every token must satisfy, whatever signed it. One set
+//! of rules for all algorithms, because ES512 tokens are verified outside
+//! jsonwebtoken (which does not implement P-521) and must be judged the same.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::{AuthError, AuthUser};
+
+/// What a token's claims must say. Issuer and audience are checked only when set.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimRules {
+    /// Seconds of clock skew tolerated for `exp` and `nbf`.
+    pub leeway: u64,
+    pub issuers: Option<Vec<String>>,
+    pub audiences: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default, deserialize_with = "string_or_none")]
+    sub: Option<String>,
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    nbf: Option<Value>,
+    #[serde(default)]
+    iss: Option<Value>,
+    #[serde(default)]
+    aud: Option<Value>,
+    /// Informational only, so a non-string value is dropped rather than fatal.
+    #[serde(default, deserialize_with = "string_or_none")]
+    email: Option<String>,
+}
+
+fn string_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(text) => Some(text),
+        _ => None,
+    })
+}
+
+/// RFC 7519 NumericDate: a non-negative number of seconds, possibly fractional.
+fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option<u64>, AuthError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
+            (Some(whole), _) => Ok(Some(whole)),
+            (None, Some(f)) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
+            _ => Err(AuthError::MissingClaim(claim)),
+        },
+        Some(_) => Err(AuthError::MissingClaim(claim)),
+    }
+}
+
+impl ClaimRules {
+    /// Checks the (already signature-verified) payload at time `now` (Unix seconds).
+    pub fn validate(&self, payload: &[u8], now: u64) -> Result<AuthUser, AuthError> {
+        // A JWT claims set is an object; serde would also read a struct from an array.
+        if payload.trim_ascii_start().first() != Some(&b'{') {
+            return Err(AuthError::Malformed);
+        }
+        // Duplicate claim names fail here rather than picking one.
+        let claims: Claims = serde_json::from_slice(payload).map_err(|_| AuthError::Malformed)?;
+        let exp = numeric_date(claims.exp.as_ref(), "exp")?.ok_or(AuthError::MissingClaim("exp"))?;
+        if exp.saturating_add(self.leeway) < now {
+            return Err(AuthError::Expired);
+        }
+        if let Some(nbf) = numeric_date(claims.nbf.as_ref(), "nbf")?
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        if let Some(issuers) = &self.issuers {
+            let issuer = claims.iss.as_ref().and_then(Value::as_str);
+            if !issuer.is_some_and(|iss| issuers.iter().any(|accepted| accepted == iss)) {
+                return Err(AuthError::WrongIssuer);
+            }
+        }
+        if let Some(audiences) = &self.audiences
+            && !audience_matches(claims.aud.as_ref(), audiences)
+        {
+            return Err(AuthError::WrongAudience);
+        }
+        match claims.sub {
+            Some(sub) if !sub.is_empty() => Ok(AuthUser { id: sub, email: claims.email }),
+            _ => Err(AuthError::MissingClaim("sub")),
+        }
+    }
+}
+
+/// `aud` may be one string or an array of them (RFC 7519 §4.1.3); one match is enough.
+fn audience_matches(aud: Option<&Value>, accepted: &[String]) -> bool {
+    let is_accepted = |value: &Value| value.as_str().is_some_and(|aud| accepted.iter().any(|a| a == aud));
+    match aud {
+        Some(Value::Array(values)) => values.iter().any(is_accepted),
+        Some(value) => is_accepted(value),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            leeway: 30,
+            issuers: Some(vec!["https://auth.example".into()]),
+            audiences: Some(vec!["https://auth.example".into(), "api".into()]),
+        }
+    }
+
+    fn check(claims: &str) -> Result<AuthUser, AuthError> {
+        rules().validate(claims.as_bytes(), NOW)
+    }
+
+    #[test]
+    fn a_good_token_yields_its_subject_and_email() {
+        let user = check(
+            r#"{"sub":"u1","exp":1800000600,"iss":"https://auth.example","aud":["x","api"],"email":"e@x"}"#,
+        );
+        assert_eq!(user, Ok(AuthUser { id: "u1".into(), email: Some("e@x".into()) }));
+    }
+
+    #[test]
+    fn time_claims_honour_the_leeway() {
+        let at = |exp: u64, nbf: u64| {
+            check(&format!(
+                r#"{{"sub":"u","exp":{exp},"nbf":{nbf},"iss":"https://auth.example","aud":"api"}}"#
+            ))
+        };
+        assert!(at(NOW - 30, NOW).is_ok());
+        assert_eq!(at(NOW - 31, NOW), Err(AuthError::Expired));
+        assert!(at(NOW + 60, NOW + 30).is_ok());
+        assert_eq!(at(NOW + 60, NOW + 31), Err(AuthError::NotYetValid));
+    }
+
+    #[test]
+    fn issuer_and_audience_must_match_when_configured() {
+        let base = r#""sub":"u","exp":1800000600"#;
+        assert_eq!(check(&format!(r#"{{{base},"aud":"api"}}"#)), Err(AuthError::WrongIssuer));
+        assert_eq!(
+            check(&format!(r#"{{{base},"iss":"https://evil","aud":"api"}}"#)),
+            Err(AuthError::WrongIssuer)
+        );
+        let iss = r#""iss":"https://auth.example""#;
+        assert_eq!(check(&format!(r#"{{{base},{iss}}}"#)), Err(AuthError::WrongAudience));
+        assert_eq!(check(&format!(r#"{{{base},{iss},"aud":["other"]}}"#)), Err(AuthError::WrongAudience));
+        assert_eq!(check(&format!(r#"{{{base},{iss},"aud":7}}"#)), Err(AuthError::WrongAudience));
+        let open = ClaimRules { leeway: 0, issuers: None, audiences: None };
+        assert!(open.validate(format!(r#"{{{base},"aud":"anything"}}"#).as_bytes(), NOW).is_ok());
+    }
+
+    #[test]
+    fn bad_claims_are_named() {
+        assert_eq!(check(r#"{"sub":"u"}"#), Err(AuthError::MissingClaim("exp")));
+        assert_eq!(check(r#"{"sub":"u","exp":"soon"}"#), Err(AuthError::MissingClaim("exp")));
+        assert_eq!(check(r#"{"sub":"u","exp":-5}"#), Err(AuthError::MissingClaim("exp")));
+        assert_eq!(check(r#"{"sub":"u","exp":1800000600,"nbf":true}"#), Err(AuthError::MissingClaim("nbf")));
+        assert_eq!(check(r#"{"sub":"u","sub":"v","exp":1800000600}"#), Err(AuthError::Malformed));
+        assert_eq!(check(r#"[1]"#), Err(AuthError::Malformed));
+    }
+}
