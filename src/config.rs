@@ -36,6 +36,8 @@ pub enum Command {
     Migrate,
     /// Print an HS256 token for a user, signed with BETTER_AUTH_SECRET.
     Token(TokenArgs),
+    /// Print the OpenAPI 3.1 document (as served at /openapi.json).
+    Openapi,
 }
 
 #[derive(Debug, Default, Args)]

@@ -45,6 +45,11 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(config, args.dev)),
         Command::Migrate => runtime.block_on(migrate(config)),
         Command::Token(args) => token(&config, &args),
+        Command::Openapi => {
+            let document = todo_api::http::openapi_document();
+            println!("{}", document.to_pretty_json().expect("the document serializes"));
+            ExitCode::SUCCESS
+        }
     }
 }
 

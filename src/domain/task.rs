@@ -11,14 +11,22 @@ pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 1000;
 
 /// A task as stored and as sent to clients (field names are the wire contract).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Task {
+    #[schema(minimum = 1, example = 1)]
     pub id: i64,
+    /// The owner: the `sub` of the token that created it.
+    #[schema(example = "alice")]
     pub user_id: String,
+    #[schema(example = "Buy milk")]
     pub title: String,
+    #[schema(example = "2 litres")]
     pub description: Option<String>,
     pub completed: bool,
+    /// RFC 3339, UTC, microseconds.
+    #[schema(value_type = String, format = DateTime, example = "2026-01-05T10:00:00.123456Z")]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime, example = "2026-01-05T10:00:00.123456Z")]
     pub updated_at: Timestamp,
 }
 

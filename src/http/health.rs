@@ -4,10 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::auth::AuthError;
 
 /// Liveness: the process is up and serving HTTP.
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "health", summary = "Liveness",
+    responses((status = 200, description = "`{\"status\":\"ok\"}`", body = Object, example = json!({"status": "ok"}))))]
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -15,6 +18,13 @@ pub async fn health() -> Json<Value> {
 /// Readiness: the database answers and, with a JWKS, keys have been loaded
 /// (503 with the standard error body if not). Keys that could not be refreshed
 /// lately still verify tokens, so they are reported as `stale`, not unready.
+#[utoipa::path(get, path = "/ready", operation_id = "ready", tag = "health", summary = "Readiness: database and auth keys",
+    responses(
+        (status = 200, description = "Ready", body = Object,
+         example = json!({"status": "ready", "database": "ok", "jwks": "ok"})),
+        (status = 503, description = "Database or auth keys unavailable", body = ErrorBody,
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
+    ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await.map_err(ApiError::Unavailable)?;
     let jwks = match state.verifier.jwks().map(|cache| cache.status()) {

@@ -3,6 +3,7 @@
 mod error;
 mod extract;
 mod health;
+pub mod openapi;
 mod slash;
 mod tasks;
 
@@ -18,10 +19,13 @@ use axum::http::header::{
 };
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
-use axum::routing::{get, patch};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
 pub use tasks::X_TOTAL_COUNT;
@@ -45,17 +49,30 @@ impl FromRef<AppState> for Arc<Verifier> {
     }
 }
 
-/// The routes, with the contract's 404 and 405 bodies.
+/// Where the interactive docs and the document are served.
+pub const DOCS_PATH: &str = "/docs";
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The API routes and their OpenAPI document, from the same declarations.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::get, tasks::update, tasks::patch, tasks::delete))
+        .routes(routes!(tasks::toggle))
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document (`GET /openapi.json`, `todo-api openapi`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The routes, the docs, and the contract's 404 and 405 bodies.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/api/{user_id}/tasks", get(tasks::list).post(tasks::create))
-        .route(
-            "/api/{user_id}/tasks/{id}",
-            get(tasks::get).put(tasks::update).patch(tasks::update).delete(tasks::delete),
-        )
-        .route("/api/{user_id}/tasks/{id}/complete", patch(tasks::toggle))
+    let (api, document) = api();
+    api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, document))
         .fallback(|| async { ApiError::RouteNotFound })
         // axum still adds the `Allow` header to this response.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

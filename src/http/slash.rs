@@ -16,6 +16,10 @@ pub fn strip_one_trailing_slash(mut request: Request) -> Request {
 
 fn without_trailing_slash(uri: &Uri) -> Option<Uri> {
     let path = uri.path();
+    // Swagger UI redirects `/docs` to `/docs/` and serves its files below it.
+    if path.starts_with(super::DOCS_PATH) {
+        return None;
+    }
     let trimmed = path.strip_suffix('/')?;
     if trimmed.is_empty() || trimmed.ends_with('/') {
         return None;
@@ -46,5 +50,6 @@ mod tests {
         assert_eq!(rewrite("/api/u/tasks"), "/api/u/tasks");
         assert_eq!(rewrite("/api/u/tasks//"), "/api/u/tasks//");
         assert_eq!(rewrite("/"), "/");
+        assert_eq!(rewrite("/docs/"), "/docs/");
     }
 }

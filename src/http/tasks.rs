@@ -11,6 +11,10 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::extract::{JsonObject, Owner, TaskRef};
+use super::openapi::{
+    AuthResponses, BodyResponses, ListParamsDoc, TaskCreate, TaskNotFound, TaskPath, TaskUpdate, UserPath,
+    ValidationErrorBody,
+};
 use super::{ApiError, AppState};
 use crate::domain::{FieldError, ListParams, ListQuery, Location, NewTask, Task, TaskPatch};
 use crate::store::Writer;
@@ -37,6 +41,21 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b'[')
     .add(b']');
 
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/tasks",
+    operation_id = "list_tasks",
+    tag = "tasks",
+    summary = "List the user's tasks",
+    params(UserPath, ListParamsDoc),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A bare array of tasks", body = Vec<Task>,
+         headers(("X-Total-Count" = i64, description = "How many tasks match the filter in all"))),
+        AuthResponses,
+        (status = 422, description = "An invalid query parameter", body = ValidationErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     owner: Owner,
@@ -55,6 +74,22 @@ pub async fn list(
     Ok(([(X_TOTAL_COUNT, HeaderValue::from(page.total))], Json(page.tasks)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/{user_id}/tasks",
+    operation_id = "create_task",
+    tag = "tasks",
+    summary = "Create a task",
+    params(UserPath),
+    request_body(content = TaskCreate, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new task", body = Task,
+         headers(("Location" = String, description = "`/api/{user_id}/tasks/{id}`"))),
+        AuthResponses,
+        BodyResponses,
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     owner: Owner,
@@ -68,13 +103,75 @@ pub async fn create(
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(task)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "get_task",
+    tag = "tasks",
+    summary = "Read a task",
+    params(TaskPath),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The task", body = Task), AuthResponses, TaskNotFound)
+)]
 pub async fn get(State(state): State<AppState>, owner: Owner, task: TaskRef) -> Result<Json<Task>, ApiError> {
     let id = task.require()?;
     found(state.store.get_task(owner.id(), id).await?)
 }
 
-/// `PUT` and `PATCH`: both partial, only present fields change.
+/// `PUT`: partial, like `PATCH` (frontends written for the original backend
+/// send partial bodies with `PUT`).
+#[utoipa::path(
+    put,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "update_task",
+    tag = "tasks",
+    summary = "Change a task (only the fields sent)",
+    params(TaskPath),
+    request_body(content = TaskUpdate, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed task", body = Task),
+        AuthResponses,
+        BodyResponses,
+        TaskNotFound,
+    )
+)]
 pub async fn update(
+    state: State<AppState>,
+    owner: Owner,
+    task: TaskRef,
+    body: JsonObject,
+) -> Result<Json<Task>, ApiError> {
+    apply_patch(state, owner, task, body).await
+}
+
+/// `PATCH`: the same as `PUT`.
+#[utoipa::path(
+    patch,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "patch_task",
+    tag = "tasks",
+    summary = "Change a task (only the fields sent; same as PUT)",
+    params(TaskPath),
+    request_body(content = TaskUpdate, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed task", body = Task),
+        AuthResponses,
+        BodyResponses,
+        TaskNotFound,
+    )
+)]
+pub async fn patch(
+    state: State<AppState>,
+    owner: Owner,
+    task: TaskRef,
+    body: JsonObject,
+) -> Result<Json<Task>, ApiError> {
+    apply_patch(state, owner, task, body).await
+}
+
+async fn apply_patch(
     State(state): State<AppState>,
     owner: Owner,
     task: TaskRef,
@@ -85,6 +182,16 @@ pub async fn update(
     found(state.store.update_task(owner.id(), id, &patch).await?)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/{user_id}/tasks/{id}/complete",
+    operation_id = "toggle_task",
+    tag = "tasks",
+    summary = "Flip a task's `completed` (atomically)",
+    params(TaskPath),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The task, flipped", body = Task), AuthResponses, TaskNotFound)
+)]
 pub async fn toggle(
     State(state): State<AppState>,
     owner: Owner,
@@ -94,6 +201,16 @@ pub async fn toggle(
     found(state.store.toggle_task(owner.id(), id).await?)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/{user_id}/tasks/{id}",
+    operation_id = "delete_task",
+    tag = "tasks",
+    summary = "Delete a task",
+    params(TaskPath),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted; no body"), AuthResponses, TaskNotFound)
+)]
 pub async fn delete(
     State(state): State<AppState>,
     owner: Owner,

@@ -1,0 +1,231 @@
+//! The OpenAPI 3.1 document. Routes are registered through `utoipa_axum::routes!`
+//! from the same `#[utoipa::path]` declarations that describe them (see
+//! `router`), so the document cannot list a route the server lacks or miss one
+//! it has. What no Rust type states (bounds, patterns, error shapes, headers)
+//! is declared here and in the handlers' attributes.
+
+use serde_json::json;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+
+/// The bearer security scheme every task route requires.
+pub const BEARER: &str = "bearer";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "todo-api",
+        description = "Multi-user task API for Next.js + Better Auth frontends. Every task route needs \
+                       `Authorization: Bearer <JWT>` whose `sub` equals the path's `user_id`.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "tasks", description = "A user's tasks"), (name = "health", description = "Probes"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some("A Better Auth JWT (EdDSA, ES256, ES512, RS256, PS256 via JWKS) or HS256"))
+            .build();
+        components.add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+    }
+}
+
+/// `{"detail": "..."}`: every error except validation.
+#[derive(ToSchema)]
+pub struct ErrorBody {
+    /// A human-readable message.
+    #[schema(example = "Task not found")]
+    pub detail: String,
+}
+
+/// One validation failure, in FastAPI's shape.
+#[derive(ToSchema)]
+pub struct ValidationIssue {
+    /// e.g. `missing`, `string_too_long`, `bool_type`, `literal_error`, `json_invalid`.
+    #[schema(rename = "type", example = "string_too_short")]
+    pub kind: String,
+    /// Where: `["body", "title"]`, `["query", "limit"]`, or `["body"]`.
+    #[schema(example = json!(["body", "title"]))]
+    pub loc: Vec<String>,
+    #[schema(example = "String should have at least 1 character")]
+    pub msg: String,
+}
+
+/// `{"detail": [...]}`: 422 responses.
+#[derive(ToSchema)]
+pub struct ValidationErrorBody {
+    pub detail: Vec<ValidationIssue>,
+}
+
+/// Title after trimming: 1-200 characters, no NUL. JSON Schema cannot say
+/// "after trimming", so the pattern spells it out with the exact whitespace set
+/// the server trims (Unicode White_Space, as `str::trim`).
+pub const TITLE_PATTERN: &str = concat!(
+    r"^[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*",
+    r"[^\x00\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"(?:[^\x00]{0,198}[^\x00\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?",
+    r"[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+);
+
+fn title_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("Trimmed of surrounding whitespace; 1-200 characters after trimming; no NUL."))
+        .pattern(Some(TITLE_PATTERN))
+        .examples([json!("Buy milk")])
+        .build()
+}
+
+/// Body of `POST /api/{user_id}/tasks`. `id`, `user_id`, timestamps and unknown
+/// fields are ignored.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the body that `NewTask::from_json` parses
+pub struct TaskCreate {
+    #[schema(schema_with = title_schema)]
+    title: String,
+    /// Up to 1000 characters, no NUL; `null` for none.
+    #[schema(max_length = 1000, pattern = r"^[^\x00]*$", nullable, example = "2 litres")]
+    description: Option<String>,
+    /// Defaults to `false`; may not be `null`.
+    #[schema(default = false, required = false)]
+    completed: bool,
+}
+
+/// Body of `PUT`/`PATCH /api/{user_id}/tasks/{id}`: only present fields change;
+/// `{}` changes nothing.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the body that `TaskPatch::from_json` parses
+pub struct TaskUpdate {
+    /// As on create; may not be `null`.
+    #[schema(schema_with = title_schema, required = false)]
+    title: String,
+    /// `null` clears the description.
+    #[schema(max_length = 1000, pattern = r"^[^\x00]*$", nullable)]
+    description: Option<String>,
+    /// May not be `null`.
+    #[schema(required = false)]
+    completed: bool,
+}
+
+/// The path of the list and create routes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct UserPath {
+    /// The user whose tasks these are: must equal the token's `sub`.
+    user_id: String,
+}
+
+/// The path of the routes of one task.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct TaskPath {
+    /// The user whose task this is: must equal the token's `sub`.
+    user_id: String,
+    /// The task's id (anything but a positive 64-bit integer answers 404).
+    #[param(minimum = 1)]
+    id: i64,
+}
+
+/// `status` of a listing.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum StatusParam {
+    All,
+    Pending,
+    Completed,
+}
+
+/// `sort` of a listing (`created_at` is what most frontends send).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SortParam {
+    Created,
+    CreatedAt,
+    Updated,
+    UpdatedAt,
+    Title,
+}
+
+/// `order` of a listing.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OrderParam {
+    Asc,
+    Desc,
+}
+
+/// The query of `GET /api/{user_id}/tasks`. Unknown parameters are ignored; a
+/// repeated or invalid one is 422.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParamsDoc {
+    /// Which tasks (default `all`).
+    #[param(inline)]
+    status: Option<StatusParam>,
+    /// Sort key (default `created`); ties are broken by id.
+    #[param(inline)]
+    sort: Option<SortParam>,
+    /// Default `desc`, or `asc` for `title`.
+    #[param(inline)]
+    order: Option<OrderParam>,
+    /// Page size; without it every matching task is returned.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+    /// Tasks to skip (default 0).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    offset: Option<i64>,
+}
+
+/// Answers every authenticated route can give before it does its own work.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum AuthResponses {
+    /// No, malformed or invalid token. `detail` names the cause.
+    #[response(status = 401, headers(("WWW-Authenticate" = String, description = "`Bearer`, plus `error=\"invalid_token\"` when a token was sent")))]
+    Unauthorized(ErrorBody),
+    /// The token's `sub` is not the path's `user_id`.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Method not allowed on this path.
+    #[response(status = 405, headers(("Allow" = String, description = "The methods this path supports")))]
+    MethodNotAllowed(ErrorBody),
+    /// The database, or the auth server's keys for this token, are unavailable.
+    #[response(status = 503, headers(("Retry-After" = String, description = "Seconds to wait")))]
+    Unavailable(ErrorBody),
+}
+
+/// Answers about a request body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum BodyResponses {
+    /// Body over 64 KiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// Content type is not JSON.
+    #[response(status = 415)]
+    NotJson(ErrorBody),
+    /// Malformed JSON or a broken rule.
+    #[response(status = 422)]
+    Invalid(ValidationErrorBody),
+}
+
+/// The task does not exist or belongs to someone else (indistinguishable).
+#[derive(IntoResponses)]
+#[response(status = 404)]
+#[allow(dead_code)]
+pub struct TaskNotFound(ErrorBody);

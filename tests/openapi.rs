@@ -1,0 +1,71 @@
+//! The OpenAPI document and the docs page: a snapshot guards the document so
+//! any API change shows up in review, and the page is served from the binary.
+
+mod common;
+
+use common::{Engine, spawn_app};
+use serde_json::Value;
+
+#[test]
+fn openapi_document_snapshot() {
+    let document = serde_json::to_value(todo_api::http::openapi_document()).unwrap();
+    insta::assert_json_snapshot!("openapi", document);
+}
+
+#[test]
+fn every_route_declares_auth_and_its_error_answers() {
+    let document = serde_json::to_value(todo_api::http::openapi_document()).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let paths = document["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths.iter().filter(|(path, _)| path.starts_with("/api/")) {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            assert_eq!(operation["security"][0]["bearer"], Value::Array(vec![]), "{method} {path}");
+            let responses = operation["responses"].as_object().unwrap();
+            for status in ["401", "403", "405", "503"] {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+            assert!(responses["401"]["headers"]["WWW-Authenticate"].is_object());
+            if operation.get("requestBody").is_some() {
+                for status in ["413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+                }
+            }
+            if path.ends_with("{id}") || path.ends_with("/complete") {
+                assert!(responses.contains_key("404"), "{method} {path} lacks 404");
+            }
+        }
+    }
+    assert_eq!(operations, 7, "list, create, get, put, patch, delete, toggle");
+    let list = &paths["/api/{user_id}/tasks"]["get"];
+    assert!(list["responses"]["200"]["headers"]["X-Total-Count"].is_object());
+    let create = &paths["/api/{user_id}/tasks"]["post"];
+    assert!(create["responses"]["201"]["headers"]["Location"].is_object());
+}
+
+#[tokio::test]
+async fn docs_are_served_from_the_binary() {
+    let app = spawn_app(Engine::Sqlite).await.unwrap();
+    let served = app.send(app.http.get(app.url("/openapi.json"))).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.json, serde_json::to_value(todo_api::http::openapi_document()).unwrap());
+
+    let page = app.send(app.http.get(app.url("/docs/"))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("swagger-ui"), "{}", page.text);
+    let redirect = app.send(app.http.get(app.url("/docs"))).await;
+    assert_eq!(redirect.status, 200, "/docs redirects to /docs/");
+    for asset in ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-initializer.js"] {
+        let reply = app.send(app.http.get(app.url(&format!("/docs/{asset}")))).await;
+        assert_eq!(reply.status, 200, "{asset}");
+        assert!(reply.text.len() > 100, "{asset}");
+        assert!(
+            !reply.text.contains("unpkg.com") && !reply.text.contains("cdn."),
+            "{asset} loads nothing remote"
+        );
+    }
+    let initializer = app.send(app.http.get(app.url("/docs/swagger-initializer.js"))).await;
+    assert!(initializer.text.contains("/openapi.json"));
+}
