@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::ServiceExt;
 use axum::extract::Request;
+use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
@@ -66,7 +67,11 @@ impl App {
         );
         let store = self.state.store.clone();
         let service = http::service(self.state, self.config.cors_origins);
-        axum::serve(self.listener, ServiceExt::<Request>::into_make_service(service))
+        // Responses are small and complete: send them now, not after Nagle's delay.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
             .with_graceful_shutdown(shutdown)
             .await?;
         self.background.iter().for_each(|task| task.abort());

@@ -106,7 +106,7 @@ each_engine! {
         }
         // Better Auth's email claim was recorded with the user.
         let emails: Vec<(String, Option<String>)> = match &app.store {
-            todo_api::store::Store::Sqlite(pool) => sqlx::query_as("SELECT id, email FROM users").fetch_all(pool).await.unwrap(),
+            todo_api::store::Store::Sqlite(pools) => sqlx::query_as("SELECT id, email FROM users").fetch_all(&pools.reads).await.unwrap(),
             todo_api::store::Store::Postgres(pool) => sqlx::query_as("SELECT id, email FROM users").fetch_all(pool).await.unwrap(),
         };
         assert_eq!(emails.len(), 5);

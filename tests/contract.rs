@@ -532,7 +532,7 @@ contract! {
             assert_eq!(reply.status, 201);
         }
         let users: Vec<(String, Option<String>)> = match &app.store {
-            todo_api::store::Store::Sqlite(pool) => sqlx::query_as("SELECT id, email FROM users").fetch_all(pool).await.unwrap(),
+            todo_api::store::Store::Sqlite(pools) => sqlx::query_as("SELECT id, email FROM users").fetch_all(&pools.reads).await.unwrap(),
             todo_api::store::Store::Postgres(pool) => sqlx::query_as("SELECT id, email FROM users").fetch_all(pool).await.unwrap(),
         };
         assert_eq!(users, [("dana".to_owned(), Some("dana@example.com".to_owned()))]);

@@ -54,8 +54,10 @@ fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option<u64
 }
 
 impl ClaimRules {
-    /// Checks the (already signature-verified) payload at time `now` (Unix seconds).
-    pub fn validate(&self, payload: &[u8], now: u64) -> Result<AuthUser, AuthError> {
+    /// Checks the (already signature-verified) payload at time `now` (Unix
+    /// seconds): the user it proves, and until when (Unix seconds, leeway
+    /// included) the token stays acceptable.
+    pub fn validate(&self, payload: &[u8], now: u64) -> Result<(AuthUser, u64), AuthError> {
         // A JWT claims set is an object; serde would also read a struct from an array.
         if payload.trim_ascii_start().first() != Some(&b'{') {
             return Err(AuthError::Malformed);
@@ -83,7 +85,9 @@ impl ClaimRules {
             return Err(AuthError::WrongAudience);
         }
         match claims.sub {
-            Some(sub) if !sub.is_empty() => Ok(AuthUser { id: sub, email: claims.email }),
+            Some(sub) if !sub.is_empty() => {
+                Ok((AuthUser { id: sub, email: claims.email }, exp.saturating_add(self.leeway)))
+            }
             _ => Err(AuthError::MissingClaim("sub")),
         }
     }
@@ -114,7 +118,7 @@ mod tests {
     }
 
     fn check(claims: &str) -> Result<AuthUser, AuthError> {
-        rules().validate(claims.as_bytes(), NOW)
+        rules().validate(claims.as_bytes(), NOW).map(|(user, _)| user)
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,15 @@ impl KeySet {
         self.by_kid.len() + self.without_kid.len()
     }
 
+    /// Does `next` lack a key this set has?
+    fn withdrawn_in(&self, next: &KeySet) -> bool {
+        self.by_kid.keys().any(|kid| !next.by_kid.contains_key(kid))
+            || self
+                .without_kid
+                .iter()
+                .any(|key| !next.without_kid.iter().any(|other| Arc::ptr_eq(key, other)))
+    }
+
     /// `Ok(None)`: no such key. A token naming a key of another algorithm is
     /// refused outright rather than tried.
     fn lookup(&self, kid: Option<&str>, alg: Alg) -> Result<Option<Vec<Arc<VerifyingKey>>>, AuthError> {
@@ -106,6 +116,9 @@ pub struct JwksCache {
     /// Serializes fetches so a burst of unknown-kid tokens costs one request.
     fetching: tokio::sync::Mutex<()>,
     min_refetch: Duration,
+    /// Bumped whenever a refresh drops a key, so tokens verified with it earlier
+    /// (and remembered by the `Verifier`) are checked again.
+    withdrawals: AtomicU64,
 }
 
 impl JwksCache {
@@ -117,11 +130,17 @@ impl JwksCache {
             status: Mutex::default(),
             fetching: tokio::sync::Mutex::new(()),
             min_refetch,
+            withdrawals: AtomicU64::new(0),
         }
     }
 
     pub fn source(&self) -> &JwksSource {
         &self.source
+    }
+
+    /// Changes whenever a key has been withdrawn from the set.
+    pub fn withdrawals(&self) -> u64 {
+        self.withdrawals.load(Ordering::Acquire)
     }
 
     pub fn status(&self) -> FetchStatus {
@@ -141,7 +160,11 @@ impl JwksCache {
         match result {
             Ok(set) => {
                 let count = set.len();
+                let withdrawn = self.keys.read().expect("keys lock").withdrawn_in(&set);
                 *self.keys.write().expect("keys lock") = Arc::new(set);
+                if withdrawn {
+                    self.withdrawals.fetch_add(1, Ordering::AcqRel);
+                }
                 status.last_success = Some(Instant::now());
                 status.last_error = None;
                 status.keys = count;

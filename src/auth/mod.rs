@@ -33,10 +33,33 @@ pub struct AuthUser {
     pub email: Option<String>,
 }
 
-#[derive(Default)]
+/// How many verified tokens are remembered. A browser session sends the same
+/// token for its whole lifetime (15 minutes with Better Auth), so a hit skips
+/// the signature check, the costliest step of a request.
+const VERIFIED_TOKENS_CACHED: usize = 10_000;
+
 pub struct Verifier {
     hs256: Option<(VerifyingKey, ClaimRules)>,
     jwks: Option<(Arc<JwksCache>, ClaimRules)>,
+    /// Exact token string → what verifying it proved. Only tokens that fully
+    /// verified are stored; expiry is checked on every hit, and a key withdrawn
+    /// from the JWKS invalidates every entry.
+    verified: quick_cache::sync::Cache<String, Verified>,
+}
+
+#[derive(Clone)]
+struct Verified {
+    user: AuthUser,
+    /// Unix second (leeway included) after which the token is expired.
+    valid_until: u64,
+    /// The JWKS withdrawal count when it was verified.
+    withdrawals: u64,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self { hs256: None, jwks: None, verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS_CACHED) }
+    }
 }
 
 impl Verifier {
@@ -62,6 +85,21 @@ impl Verifier {
 
     /// Maps a bearer token to the user it proves, or says why it proves nothing.
     pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let withdrawals = self.jwks().map_or(0, |cache| cache.withdrawals());
+        if let Some(hit) = self.verified.get(token).filter(|hit| hit.withdrawals == withdrawals) {
+            if now <= hit.valid_until {
+                return Ok(hit.user);
+            }
+            self.verified.remove(token);
+            return Err(AuthError::Expired);
+        }
+        let (user, valid_until) = self.verify_uncached(token, now).await?;
+        self.verified.insert(token.to_owned(), Verified { user: user.clone(), valid_until, withdrawals });
+        Ok(user)
+    }
+
+    async fn verify_uncached(&self, token: &str, now: u64) -> Result<(AuthUser, u64), AuthError> {
         let jws = token::parse(token)?;
         let alg = Alg::from_name(&jws.header.alg).ok_or(AuthError::AlgorithmNotAccepted)?;
         let rules = match (alg, &self.hs256, &self.jwks) {
@@ -76,7 +114,7 @@ impl Verifier {
                 rules
             }
         };
-        rules.validate(&jws.payload, jsonwebtoken::get_current_timestamp())
+        rules.validate(&jws.payload, now)
     }
 }
 
@@ -116,6 +154,18 @@ mod tests {
         assert_eq!(verify(&other), Err(AuthError::BadSignature));
         let token = mint_hs256(SECRET, "", None, Duration::from_secs(60));
         assert_eq!(verify(&token), Err(AuthError::MissingClaim("sub")));
+    }
+
+    #[test]
+    fn cached_tokens_still_expire() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let verifier = verifier();
+        let token = mint_hs256(SECRET, "u", None, Duration::from_secs(1));
+        assert!(runtime.block_on(verifier.verify(&token)).is_ok());
+        assert!(runtime.block_on(verifier.verify(&token)).is_ok(), "a cache hit");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(runtime.block_on(verifier.verify(&token)), Err(AuthError::Expired));
+        assert_eq!(runtime.block_on(verifier.verify(&token)), Err(AuthError::Expired), "and stays expired");
     }
 
     #[test]

@@ -19,6 +19,15 @@ use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch
 /// How long a request waits for a pooled connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+fn pool_options<DB: sqlx::Database>(max_connections: u32) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // No ping round trip before every query: a connection that died is
+        // noticed by the query itself (503), dropped, and replaced.
+        .test_before_acquire(false)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or is saturated: worth retrying later.
@@ -56,18 +65,31 @@ pub struct Writer<'a> {
     pub email: Option<&'a str>,
 }
 
+/// SQLite allows one writer at a time. Writers queue for the single write
+/// connection (fair, no busy-waiting) while readers use their own pool; in WAL
+/// mode readers and the writer never block each other.
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    pub reads: SqlitePool,
+    pub writes: SqlitePool,
+}
+
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
 }
 
-/// Runs the same code against whichever pool this store holds: the statements
-/// are identical, only the driver types differ.
+/// Runs the same code against whichever pool this store holds for that kind of
+/// work (`reads` or `writes`): the statements are identical, only the driver
+/// types differ.
 macro_rules! with_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
+    ($store:expr, $role:ident, $pool:ident => $body:expr) => {
         match $store {
-            Store::Sqlite($pool) => $body,
+            Store::Sqlite(pools) => {
+                let $pool = &pools.$role;
+                $body
+            }
             Store::Postgres($pool) => $body,
         }
     };
@@ -78,20 +100,15 @@ impl Store {
     /// unreachable server is reported at startup.
     pub async fn connect(config: &DatabaseConfig, max_connections: u32) -> Result<Self, StoreError> {
         Ok(match config {
-            DatabaseConfig::Sqlite(options) => Self::Sqlite(
-                sqlx::pool::PoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options.clone())
-                    .await?,
-            ),
-            DatabaseConfig::Postgres(options) => Self::Postgres(
-                sqlx::pool::PoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options.clone())
-                    .await?,
-            ),
+            DatabaseConfig::Sqlite(options) => {
+                // The writer first: it creates the file and switches it to WAL.
+                let writes = pool_options(1).connect_with(options.clone()).await?;
+                let reads = pool_options(max_connections).connect_with(options.clone()).await?;
+                Self::Sqlite(SqlitePools { reads, writes })
+            }
+            DatabaseConfig::Postgres(options) => {
+                Self::Postgres(pool_options(max_connections).connect_with(options.clone()).await?)
+            }
         })
     }
 
@@ -99,7 +116,7 @@ impl Store {
     /// it does, so several instances starting together migrate once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => migrations::sqlite().run(pool).await?,
+            Store::Sqlite(pools) => migrations::sqlite().run(&pools.writes).await?,
             Store::Postgres(pool) => migrations::postgres().run(pool).await?,
         }
         Ok(())
@@ -107,48 +124,70 @@ impl Store {
 
     pub fn engine(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "sqlite",
+            Store::Sqlite { .. } => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
 
     /// Does the database answer right now?
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(sql::PING).execute(pool).await.map(drop))?;
+        with_pool!(self, reads, pool => sqlx::query(sql::PING).execute(pool).await.map(drop))?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+        match self {
+            Store::Sqlite(pools) => {
+                pools.reads.close().await;
+                pools.writes.close().await;
+            }
+            Store::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// Records the writer (first write only) and inserts the task, atomically.
     pub async fn create_task(&self, writer: Writer<'_>, new: &NewTask) -> Result<Task, StoreError> {
         let now = Timestamp::now();
         let description = new.description.as_ref().map(TaskDescription::as_str);
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(sql::UPSERT_USER)
-                .bind(writer.user_id)
-                .bind(writer.email)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let task = sqlx::query_as::<_, Task>(sql::INSERT_TASK)
-                .bind(writer.user_id)
-                .bind(new.title.as_str())
-                .bind(description)
-                .bind(new.completed)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(task)
-        })
+        let task = match self {
+            // One statement, one round trip: the user upsert rides in a CTE.
+            Store::Postgres(pool) => {
+                sqlx::query_as::<_, Task>(sql::CREATE_TASK_WITH_USER)
+                    .bind(writer.user_id)
+                    .bind(writer.email)
+                    .bind(now)
+                    .bind(new.title.as_str())
+                    .bind(description)
+                    .bind(new.completed)
+                    .fetch_one(pool)
+                    .await?
+            }
+            // SQLite has no data-modifying CTEs; an in-process transaction costs little.
+            Store::Sqlite(pools) => {
+                let mut tx = pools.writes.begin().await?;
+                sqlx::query(sql::UPSERT_USER)
+                    .bind(writer.user_id)
+                    .bind(writer.email)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let task = sqlx::query_as::<_, Task>(sql::INSERT_TASK)
+                    .bind(writer.user_id)
+                    .bind(new.title.as_str())
+                    .bind(description)
+                    .bind(new.completed)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                task
+            }
+        };
+        Ok(task)
     }
 
     pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        let task = with_pool!(self, pool => {
+        let task = with_pool!(self, reads, pool => {
             sqlx::query_as::<_, Task>(sql::SELECT_TASK)
                 .bind(id.get())
                 .bind(owner)
@@ -160,7 +199,7 @@ impl Store {
 
     pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
         let completed = query.status.completed();
-        let rows = with_pool!(self, pool => {
+        let rows = with_pool!(self, reads, pool => {
             sqlx::query_as::<_, Listed>(sql::list_tasks(query.sort, query.order))
                 .bind(owner)
                 .bind(completed)
@@ -173,7 +212,7 @@ impl Store {
             Some(row) => row.total,
             None if query.offset == 0 => 0,
             // Paged past the end: the window count came with no row to carry it.
-            None => with_pool!(self, pool => {
+            None => with_pool!(self, reads, pool => {
                 sqlx::query_scalar::<_, i64>(sql::COUNT_TASKS)
                     .bind(owner)
                     .bind(completed)
@@ -196,7 +235,7 @@ impl Store {
         }
         let title = patch.title.as_ref().map(|title| title.as_str());
         let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
-        let task = with_pool!(self, pool => {
+        let task = with_pool!(self, writes, pool => {
             sqlx::query_as::<_, Task>(sql::UPDATE_TASK)
                 .bind(id.get())
                 .bind(owner)
@@ -212,7 +251,7 @@ impl Store {
     }
 
     pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        let task = with_pool!(self, pool => {
+        let task = with_pool!(self, writes, pool => {
             sqlx::query_as::<_, Task>(sql::TOGGLE_TASK)
                 .bind(id.get())
                 .bind(owner)
@@ -225,7 +264,7 @@ impl Store {
 
     /// `true` if this call deleted the task.
     pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
-        let deleted = with_pool!(self, pool => {
+        let deleted = with_pool!(self, writes, pool => {
             sqlx::query(sql::DELETE_TASK).bind(id.get()).bind(owner).execute(pool).await?.rows_affected()
         });
         Ok(deleted == 1)

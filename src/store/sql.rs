@@ -18,6 +18,18 @@ pub const UPSERT_USER: &str = "INSERT INTO users (id, email, created_at) VALUES 
      ON CONFLICT (id) DO UPDATE SET email = excluded.email \
      WHERE excluded.email IS NOT NULL AND users.email IS DISTINCT FROM excluded.email";
 
+/// PostgreSQL only: the owner's upsert and the task's insert as one statement.
+/// The foreign key is checked at the end of the statement, when the CTE's user
+/// row exists.
+pub const CREATE_TASK_WITH_USER: &str = concat!(
+    "WITH owner AS (INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (id) DO UPDATE SET email = excluded.email \
+     WHERE excluded.email IS NOT NULL AND users.email IS DISTINCT FROM excluded.email) \
+     INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
+     VALUES ($1, $4, $5, $6, $3, $3) RETURNING ",
+    task_columns!()
+);
+
 pub const INSERT_TASK: &str = concat!(
     "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
