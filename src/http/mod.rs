@@ -1,7 +1,7 @@
 //! The HTTP surface: routes, the layers around them, and the error type.
 
 mod error;
-mod extract;
+pub mod extract;
 mod health;
 pub mod openapi;
 mod slash;
@@ -89,12 +89,24 @@ pub fn service(
 + Clone
 + Send
 + 'static {
+    with_layers(router(state), cors_origins)
+}
+
+/// `router` wrapped in what every response gets. Public so the benchmark's
+/// ceiling server (`bench/ceiling.rs`) measures this very stack.
+pub fn with_layers(
+    router: Router,
+    cors_origins: Vec<HeaderValue>,
+) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
     ServiceBuilder::new()
         .map_request(slash::strip_one_trailing_slash)
         .map_response(cors_headers_only_for_allowed_origins)
         .layer(cors(cors_origins))
         .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .service(router(state))
+        .service(router)
 }
 
 /// Listed origins get their origin echoed with credentials allowed; any other

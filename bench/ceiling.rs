@@ -1,0 +1,81 @@
+//! The benchmark's ceiling (H): todo-api's own HTTP stack — listener, layers,
+//! bearer parsing and JWT verification (with its cache), ownership check, body
+//! parsing and validation, JSON responses — with the database taken out. Each
+//! route answers what the real one would, from memory.
+//!
+//!   cargo run --release --example ceiling -- PORT SECRET
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::ServiceExt;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use axum::serve::ListenerExt;
+use todo_api::auth::{ClaimRules, Verifier};
+use todo_api::domain::{NewTask, Task, TaskPatch, Timestamp};
+use todo_api::http::extract::{JsonObject, Owner, TaskRef};
+use todo_api::http::{ApiError, AppState, X_TOTAL_COUNT, with_layers};
+use todo_api::store::Store;
+
+fn task(owner: &Owner, id: i64) -> Task {
+    let now = Timestamp::now();
+    Task {
+        id,
+        user_id: owner.id().to_owned(),
+        title: format!("task {id} of {}", owner.id()),
+        description: Some("seeded by benchmark seeded by benchmark seeded by benchmark ".into()),
+        completed: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn list(owner: Owner) -> Response {
+    let tasks: Vec<Task> = (1..=20).map(|id| task(&owner, id)).collect();
+    ([(X_TOTAL_COUNT, HeaderValue::from(20))], Json(tasks)).into_response()
+}
+
+async fn create(owner: Owner, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+    let new = NewTask::from_json(&body).map_err(ApiError::Validation)?;
+    let mut created = task(&owner, 1);
+    created.title = new.title.as_str().to_owned();
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn one(owner: Owner, id: TaskRef) -> Result<Json<Task>, ApiError> {
+    Ok(Json(task(&owner, id.require()?.get())))
+}
+
+async fn update(owner: Owner, id: TaskRef, JsonObject(body): JsonObject) -> Result<Json<Task>, ApiError> {
+    let patch = TaskPatch::from_json(&body).map_err(ApiError::Validation)?;
+    let mut updated = task(&owner, id.require()?.get());
+    if let Some(title) = patch.title {
+        updated.title = title.as_str().to_owned();
+    }
+    Ok(Json(updated))
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).expect("usage: ceiling PORT SECRET");
+    let secret = args.next().expect("usage: ceiling PORT SECRET");
+    // Handlers here never touch it; AppState just needs one.
+    let store = Store::connect(&"sqlite::memory:".parse().unwrap(), 1).await.unwrap();
+    let verifier = Verifier::new().with_hs256(secret.as_bytes(), ClaimRules { leeway: 30, ..Default::default() });
+    let state = AppState { store, verifier: Arc::new(verifier) };
+    let router = Router::new()
+        .route("/api/{user_id}/tasks", get(list).post(create))
+        .route("/api/{user_id}/tasks/{id}", get(one).put(update).patch(update))
+        .route("/api/{user_id}/tasks/{id}/complete", patch(one))
+        .with_state(state);
+    let service = with_layers(router, vec![HeaderValue::from_static("http://localhost:3000")]);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap().tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(service)).await.unwrap();
+}
