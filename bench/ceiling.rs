@@ -66,7 +66,8 @@ async fn main() {
     let secret = args.next().expect("usage: ceiling PORT SECRET");
     // Handlers here never touch it; AppState just needs one.
     let store = Store::connect(&"sqlite::memory:".parse().unwrap(), 1).await.unwrap();
-    let verifier = Verifier::new().with_hs256(secret.as_bytes(), ClaimRules { leeway: 30, ..Default::default() });
+    let verifier =
+        Verifier::new().with_hs256(secret.as_bytes(), ClaimRules { leeway: 30, ..Default::default() });
     let state = AppState { store, verifier: Arc::new(verifier) };
     let router = Router::new()
         .route("/api/{user_id}/tasks", get(list).post(create))

@@ -343,19 +343,27 @@ def main():
         if not a.no_baseline:
             ref_url = fresh_pg_db(a.pg, "todo_bench_fastapi") + "?sslmode=disable"
             venv = fastapi_venv()
-            port = free_port()
-            ref = Server("fastapi", [os.path.join(venv, "bin", "uvicorn"), "app:app", "--host", "127.0.0.1",
-                                     "--port", str(port), "--workers", "2", "--log-level", "warning"],
-                         {"DATABASE_URL": ref_url.replace("postgres://", "postgresql+psycopg://"),
-                          "BETTER_AUTH_SECRET": SECRET}, port, health="/docs",
-                         cwd=os.path.join(SHARED, "reference", "fastapi"), reset=reset_pg(ref_url))
+
+            def start_ref():
+                port = free_port()
+                return Server("fastapi", [os.path.join(venv, "bin", "uvicorn"), "app:app", "--host", "127.0.0.1",
+                                          "--port", str(port), "--workers", "2", "--log-level", "warning"],
+                              {"DATABASE_URL": ref_url.replace("postgres://", "postgresql+psycopg://"),
+                               "BETTER_AUTH_SECRET": SECRET}, port, health="/docs",
+                              cwd=os.path.join(SHARED, "reference", "fastapi"), reset=reset_pg(ref_url))
+
+            ref = start_ref()
             ref_rows = seed(ref.base)
-            for scenario in SCENARIOS:
-                for c in conns:
+            ref.stop()
+            # Each point on a fresh baseline process: at 1000 connections it can wedge,
+            # and that must not poison the points after it.
+            for c in conns:
+                for scenario in SCENARIOS:
+                    ref = start_ref()
                     r = measure(ref, ref_rows, scenario, c, duration)
+                    ref.stop()
                     results.append({"server": "fastapi", "engine": "postgres", "scenario": scenario, "connections": c, **r})
                     log(f"fastapi {scenario} c={c}: {r['rps']} rps p99 {r['p99_ms']} ms errors {r['errors']}")
-            ref.stop()
 
         scale_results = scale(pg_url, sqlite_path, servers, duration) if not a.quick else []
 

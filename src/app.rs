@@ -1,6 +1,6 @@
 //! Assembly: config → storage → verifier → router → listener.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -30,6 +30,7 @@ pub struct App {
     state: AppState,
     config: Config,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -41,8 +42,14 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.map_err(|source| StartupError::Listen { addr, source })?)
+            }
+            None => None,
+        };
         let state = AppState { store, verifier: Arc::new(verifier) };
-        Ok(Self { state, config, listener, background })
+        Ok(Self { state, config, listener, metrics_listener, background })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -53,28 +60,56 @@ impl App {
         &self.state.store
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish
-    /// and closes the pool.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, lets in-flight
+    /// requests finish for up to `SHUTDOWN_GRACE_SECONDS`, and closes the pool.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let addr = self.local_addr();
+        let config = &self.config;
         tracing::info!(
-            %addr,
-            database = %self.config.database_display(),
-            pool = self.config.database_max_connections,
-            auth = %self.config.auth.describe(),
-            cors_origins = ?self.config.cors_origins,
+            addr = %self.local_addr(),
+            database = %config.database_display(),
+            pool = config.database_max_connections,
+            auth = %config.auth.describe(),
+            cors_origins = ?config.cors_origins,
+            metrics = %config.metrics_addr.map_or("/metrics".to_owned(), |a| format!("http://{a}/metrics")),
+            log_format = ?config.log_format,
+            shutdown_grace_secs = config.shutdown_grace.as_secs(),
             "todo-api listening"
         );
         let store = self.state.store.clone();
-        let service = http::service(self.state, self.config.cors_origins);
+        let mut background = self.background;
+        if let Some(listener) = self.metrics_listener {
+            let metrics = http::metrics_router(self.state.clone());
+            background.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, metrics).await;
+            }));
+        }
+        let service = http::service(self.state, config.cors_origins.clone(), config.metrics_addr.is_none());
         // Responses are small and complete: send them now, not after Nagle's delay.
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        self.background.iter().for_each(|task| task.abort());
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
+            .with_graceful_shutdown({
+                let stopping = Arc::clone(&stopping);
+                async move {
+                    shutdown.await;
+                    stopping.notify_one();
+                }
+            })
+            .into_future();
+        let grace = config.shutdown_grace;
+        tokio::select! {
+            served = server => served?,
+            () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
+            }
+        }
+        background.iter().for_each(|task| task.abort());
         store.close().await;
         tracing::info!("todo-api stopped");
         Ok(())

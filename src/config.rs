@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{ClaimRules, JwksSource, MIN_SECRET_BYTES};
 use crate::store::{DatabaseConfig, DatabaseUrlError};
+use crate::telemetry::LogFormat;
 
 const ABOUT: &str = "Multi-user todo API for Next.js + Better Auth frontends";
 
@@ -38,6 +39,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI 3.1 document (as served at /openapi.json).
     Openapi,
+    /// Check the configuration, the database and the auth keys; exit non-zero on a problem.
+    Check,
 }
 
 #[derive(Debug, Default, Args)]
@@ -137,6 +140,19 @@ pub struct Settings {
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
     #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
     pub log_level: String,
+
+    /// Log lines as human-readable text or as JSON objects.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Serve /metrics on this address (e.g. 127.0.0.1:9100) instead of on the API's.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
+    pub shutdown_grace_seconds: u64,
 }
 
 /// Secrets go straight into a wrapper that cannot be printed, even by `{:?}`.
@@ -175,6 +191,9 @@ pub struct Config {
     pub auth: AuthConfig,
     pub cors_origins: Vec<HeaderValue>,
     pub log_level: String,
+    pub log_format: LogFormat,
+    pub metrics_addr: Option<SocketAddr>,
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +250,9 @@ impl Config {
             auth: auth_config(settings, hs256_secret)?,
             cors_origins: parse_origins(&settings.cors_origins)?,
             log_level: settings.log_level.clone(),
+            log_format: settings.log_format,
+            metrics_addr: settings.metrics_addr,
+            shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
         })
     }
 

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(config, args.dev)),
         Command::Migrate => runtime.block_on(migrate(config)),
         Command::Token(args) => token(&config, &args),
+        Command::Check => runtime.block_on(check(config)),
         Command::Openapi => {
             let document = todo_api::http::openapi_document();
             println!("{}", document.to_pretty_json().expect("the document serializes"));
@@ -67,7 +68,7 @@ async fn serve(config: Config, dev: bool) -> ExitCode {
             Err(error) => return fail(&error),
         }
     };
-    telemetry::init(&config.log_level);
+    telemetry::init(&config.log_level, config.log_format);
     let dev_secret = dev.then(|| config.auth.hs256_secret.clone()).flatten();
     let app = match App::build(config).await {
         Ok(app) => app,
@@ -93,7 +94,7 @@ fn print_dev_banner(addr: std::net::SocketAddr, secret: &[u8]) {
 }
 
 async fn migrate(config: Config) -> ExitCode {
-    telemetry::init(&config.log_level);
+    telemetry::init(&config.log_level, config.log_format);
     let result = async {
         let store = Store::connect(&config.database, 1).await?;
         store.migrate().await?;
@@ -108,6 +109,39 @@ async fn migrate(config: Config) -> ExitCode {
         }
         Err(error) => fail(&error),
     }
+}
+
+/// `todo-api check`: what an operator wants to know before (or instead of)
+/// starting: is the configuration valid, does the database answer, are the
+/// auth keys reachable. One line per item; exit 1 if any failed.
+async fn check(config: Config) -> ExitCode {
+    let mut ok = true;
+    let mut report = |item: &str, result: Result<String, String>| {
+        match &result {
+            Ok(found) => println!("ok    {item}: {found}"),
+            Err(problem) => println!("FAIL  {item}: {problem}"),
+        }
+        ok &= result.is_ok();
+    };
+    report("configuration", Ok(format!("auth {}", config.auth.describe())));
+    if !config.auth.is_configured() {
+        report("auth", Err("no verification configured (BETTER_AUTH_URL or BETTER_AUTH_SECRET)".into()));
+    }
+    let database = match Store::connect(&config.database, 1).await {
+        Ok(store) => {
+            let result = store.ping().await.map(|()| config.database_display()).map_err(|e| e.to_string());
+            store.close().await;
+            result
+        }
+        Err(error) => Err(error.to_string()),
+    };
+    report("database", database);
+    if let Some(jwks) = &config.auth.jwks {
+        let cache = todo_api::auth::JwksCache::new(jwks.source.clone(), jwks.min_refetch);
+        let keys = cache.refresh().await.map(|n| format!("{n} signing keys from {}", jwks.source));
+        report("jwks", keys.map_err(|e| e.to_string()));
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn token(config: &Config, args: &TokenArgs) -> ExitCode {

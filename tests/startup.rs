@@ -49,7 +49,9 @@ fn short_or_empty_secrets_are_refused_without_echoing_them() {
 #[test]
 fn bad_settings_each_stop_startup_with_one_line() {
     let secret = ("BETTER_AUTH_SECRET", SECRET);
-    let cases: [(&[(&str, &str)], &str); 12] = [
+    let cases: [(&[(&str, &str)], &str); 14] = [
+        (&[("LOG_FORMAT", "xml")], "--log-format"),
+        (&[("METRICS_ADDR", "localhost")], "--metrics-addr"),
         (&[("BETTER_AUTH_URL", "localhost:3000")], "BETTER_AUTH_URL must be an http(s) URL"),
         (&[("BETTER_AUTH_URL", "ftp://auth.example")], "BETTER_AUTH_URL must be an http(s) URL"),
         (&[("JWKS_URL", "not a url")], "JWKS_URL must be an http(s) URL"),

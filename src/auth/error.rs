@@ -42,6 +42,28 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// A stable name for metrics (`auth_failures_total{reason=...}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::NotBearer => "not_bearer",
+            Self::MultipleHeaders => "multiple_headers",
+            Self::TooLarge => "too_large",
+            Self::Malformed => "malformed",
+            Self::AlgorithmNotAccepted => "algorithm_not_accepted",
+            Self::AlgorithmKeyMismatch => "algorithm_key_mismatch",
+            Self::CriticalHeader => "critical_header",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::KeysUnavailable => "keys_unavailable",
+        }
+    }
+
     /// Whether the client presented a bearer token at all (RFC 6750: only then
     /// does the challenge carry `error="invalid_token"`).
     pub fn token_presented(&self) -> bool {

@@ -156,6 +156,7 @@ impl JwksCache {
     async fn refresh_locked(&self) -> Result<usize, JwksError> {
         self.status.lock().expect("status lock").last_attempt = Some(Instant::now());
         let result = self.fetch().await.and_then(|bytes| parse_key_set(&bytes));
+        crate::telemetry::metrics().jwks_refreshed(result.is_ok());
         let mut status = self.status.lock().expect("status lock");
         match result {
             Ok(set) => {

@@ -89,9 +89,11 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         match &self {
             Self::Unauthorized(AuthError::KeysUnavailable) => {
+                crate::telemetry::metrics().auth_failed(AuthError::KeysUnavailable.code());
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::Unauthorized(cause) => {
+                crate::telemetry::metrics().auth_failed(cause.code());
                 headers.insert(WWW_AUTHENTICATE, challenge(cause));
             }
             Self::Unavailable(cause) => {

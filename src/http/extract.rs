@@ -34,6 +34,7 @@ impl FromRequestParts<AppState> for Owner {
         if path_user != Some(user.id.as_str()) {
             return Err(ApiError::Forbidden);
         }
+        tracing::Span::current().record("user_id", user.id.as_str());
         Ok(Self(user))
     }
 }

@@ -3,6 +3,7 @@
 mod error;
 pub mod extract;
 mod health;
+mod observe;
 pub mod openapi;
 mod slash;
 mod tasks;
@@ -19,6 +20,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
+use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -28,6 +30,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
+pub use observe::X_REQUEST_ID;
 pub use tasks::X_TOTAL_COUNT;
 
 use crate::auth::Verifier;
@@ -52,6 +55,7 @@ impl FromRef<AppState> for Arc<Verifier> {
 /// Where the interactive docs and the document are served.
 pub const DOCS_PATH: &str = "/docs";
 pub const OPENAPI_PATH: &str = "/openapi.json";
+pub const METRICS_PATH: &str = "/metrics";
 
 /// The API routes and their OpenAPI document, from the same declarations.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -69,15 +73,25 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     api().1
 }
 
-/// The routes, the docs, and the contract's 404 and 405 bodies.
-pub fn router(state: AppState) -> Router {
-    let (api, document) = api();
+/// The routes, the docs, and the contract's 404 and 405 bodies; `/metrics`
+/// too unless it is served on its own address (`metrics_router`).
+pub fn router(state: AppState, serve_metrics: bool) -> Router {
+    let (mut api, document) = api();
+    if serve_metrics {
+        api = api.route(METRICS_PATH, get(observe::metrics_endpoint));
+    }
     api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, document))
         .fallback(|| async { ApiError::RouteNotFound })
         // axum still adds the `Allow` header to this response.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
+}
+
+/// `/metrics` alone, for `METRICS_ADDR`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route(METRICS_PATH, get(observe::metrics_endpoint)).with_state(state)
 }
 
 /// The whole service: routing plus what applies to every response, including
@@ -85,11 +99,12 @@ pub fn router(state: AppState) -> Router {
 pub fn service(
     state: AppState,
     cors_origins: Vec<HeaderValue>,
+    serve_metrics: bool,
 ) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future: Send>
 + Clone
 + Send
 + 'static {
-    with_layers(router(state), cors_origins)
+    with_layers(router(state, serve_metrics), cors_origins)
 }
 
 /// `router` wrapped in what every response gets. Public so the benchmark's

@@ -122,6 +122,22 @@ impl Store {
         Ok(())
     }
 
+    /// `(pool, open, idle, max)` connections of each pool, for metrics.
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize, u32)> {
+        fn stats<DB: sqlx::Database>(
+            name: &'static str,
+            pool: &sqlx::Pool<DB>,
+        ) -> (&'static str, u32, usize, u32) {
+            (name, pool.size(), pool.num_idle(), pool.options().get_max_connections())
+        }
+        match self {
+            Store::Sqlite(pools) => {
+                vec![stats("sqlite_reads", &pools.reads), stats("sqlite_writes", &pools.writes)]
+            }
+            Store::Postgres(pool) => vec![stats("postgres", pool)],
+        }
+    }
+
     pub fn engine(&self) -> &'static str {
         match self {
             Store::Sqlite { .. } => "sqlite",

@@ -63,30 +63,18 @@ macro_rules! each_engine {
 }
 
 /// Runs each `async fn name(app: TestApp) { ... }` once per engine, as
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres`, each with a freshly spawned app.
 #[macro_export]
 macro_rules! contract {
     ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn run($app: TestApp) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    run(spawn_app(Engine::Sqlite).await.expect("sqlite always runs")).await;
+        each_engine! {
+            $(
+                async fn $name(engine: Engine) {
+                    let $app: TestApp = spawn_app(engine).await.expect("the engine is enabled");
+                    $body
                 }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(app) = spawn_app(Engine::Postgres).await {
-                        run(app).await;
-                    }
-                }
-            }
-        )*
+            )*
+        }
     };
 }
 
@@ -107,6 +95,9 @@ pub fn settings(database_url: String) -> Settings {
         jwks_min_refetch_seconds: 30,
         cors_origins: "http://localhost:3000".into(),
         log_level: "warn".into(),
+        log_format: todo_api::telemetry::LogFormat::Text,
+        metrics_addr: None,
+        shutdown_grace_seconds: 5,
     }
 }
 
@@ -180,6 +171,8 @@ fn uuid_like() -> String {
 
 pub struct TestApp {
     pub base: String,
+    /// Where `/metrics` is served when `METRICS_ADDR` is set.
+    pub metrics_base: Option<String>,
     pub http: reqwest::Client,
     pub store: Store,
     pub engine: Engine,
@@ -200,6 +193,7 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
     let config = Config::from_settings(&settings).unwrap();
     let app = App::build(config).await.expect("the app starts");
     let base = format!("http://{}", app.local_addr());
+    let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
     let store = app.store().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -207,6 +201,7 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
     }));
     Some(TestApp {
         base,
+        metrics_base,
         http: http_client(),
         store,
         engine,

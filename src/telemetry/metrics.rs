@@ -1,0 +1,121 @@
+//! Prometheus metrics (OpenMetrics text at `GET /metrics`). One process-wide
+//! registry: counters are bumped from places that have no application state at
+//! hand (the error type, the JWKS cache), and a process serves one API.
+
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram>,
+    in_flight: Gauge,
+    auth_failures: Family<Labels, Counter>,
+    jwks_refreshes: Family<Labels, Counter>,
+    pool_size: Family<Labels, Gauge>,
+    pool_idle: Family<Labels, Gauge>,
+    pool_max: Family<Labels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to about 4 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("todo_api");
+        let requests = Family::<Labels, Counter>::default();
+        let latency =
+            Family::<Labels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let in_flight = Gauge::default();
+        let auth_failures = Family::<Labels, Counter>::default();
+        let jwks_refreshes = Family::<Labels, Counter>::default();
+        let (pool_size, pool_idle, pool_max) = (Family::default(), Family::default(), Family::default());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route template and method",
+            latency.clone(),
+        );
+        registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
+        registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
+        registry.register("jwks_refreshes", "JWKS fetches by result", jwks_refreshes.clone());
+        registry.register("db_pool_connections", "Open database connections by pool", pool_size.clone());
+        registry.register("db_pool_idle_connections", "Idle database connections by pool", pool_idle.clone());
+        registry.register("db_pool_max_connections", "Database pool capacity by pool", pool_max.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            auth_failures,
+            jwks_refreshes,
+            pool_size,
+            pool_idle,
+            pool_max,
+        }
+    }
+
+    pub fn request_started(&self) {
+        self.in_flight.inc();
+    }
+
+    pub fn request_ended(&self) {
+        self.in_flight.dec();
+    }
+
+    pub fn request_finished(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let route = route.to_owned();
+        let method = method.to_owned();
+        self.latency
+            .get_or_create(&vec![("route", route.clone()), ("method", method.clone())])
+            .observe(seconds);
+        self.requests
+            .get_or_create(&vec![("route", route), ("method", method), ("status", status.to_string())])
+            .inc();
+    }
+
+    pub fn auth_failed(&self, reason: &'static str) {
+        self.auth_failures.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+    }
+
+    pub fn jwks_refreshed(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.jwks_refreshes.get_or_create(&vec![("result", result.to_owned())]).inc();
+    }
+
+    /// Pool gauges are read at scrape time: `(pool name, open, idle, max)`.
+    pub fn set_pools(&self, pools: &[(&'static str, u32, usize, u32)]) {
+        for &(name, size, idle, max) in pools {
+            let labels = vec![("pool", name.to_owned())];
+            self.pool_size.get_or_create(&labels).set(i64::from(size));
+            self.pool_idle.get_or_create(&labels).set(i64::try_from(idle).unwrap_or(i64::MAX));
+            self.pool_max.get_or_create(&labels).set(i64::from(max));
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
