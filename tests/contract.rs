@@ -545,3 +545,23 @@ contract! {
         app.stop().await;
     }
 }
+
+contract! {
+    async fn a_real_server_fault_is_a_generic_500_without_internals(app: TestApp) {
+        app.task(ALICE, "t").await;
+        // Break the schema under the running server: every task query now fails.
+        match &app.store {
+            todo_api::store::Store::Sqlite(pools) => {
+                sqlx::query("DROP TABLE tasks").execute(&pools.writes).await.unwrap();
+            }
+            todo_api::store::Store::Postgres(pool) => {
+                sqlx::query("DROP TABLE tasks").execute(pool).await.unwrap();
+            }
+        }
+        let reply = app.list(ALICE, "").await;
+        assert_eq!((reply.status.as_u16(), reply.json.clone()), (500, json!({"detail": "Internal server error"})));
+        for leak in ["tasks", "SELECT", "sqlx", "no such table", "relation", ".rs"] {
+            assert!(!reply.text.contains(leak), "{leak} leaked: {}", reply.text);
+        }
+    }
+}
