@@ -94,7 +94,8 @@ def write(report, out):
         for c in conns:
             pg, sq, fa = (pick(results, "todo-api", "postgres", s, c), pick(results, "todo-api", "sqlite", s, c),
                           pick(results, "fastapi", "postgres", s, c))
-            cell = lambda r: "—" if r is None else f"{fmt(r['rps'])} ({r['p50_ms']:.2f} / {r['p99_ms']:.2f})"
+            cell = lambda r: ("—" if r is None else "collapsed (no request completed)" if not r["rps"]
+                              else f"{fmt(r['rps'])} ({r['p50_ms']:.2f} / {r['p99_ms']:.2f})")
             ratio = f"{pg['rps'] / fa['rps']:.1f}×" if pg and fa and fa["rps"] else "—"
             errs = f"{pg['errors'] if pg else '—'}, {sq['errors'] if sq else '—'}"
             lines.append(f"| {s} | {c} | {cell(pg)} | {cell(sq)} | {cell(fa)} | {ratio} | {errs} | "

@@ -344,15 +344,16 @@ def main():
             ref_url = fresh_pg_db(a.pg, "todo_bench_fastapi") + "?sslmode=disable"
             venv = fastapi_venv()
 
-            def start_ref():
+            def start_ref(workers=2):
                 port = free_port()
                 return Server("fastapi", [os.path.join(venv, "bin", "uvicorn"), "app:app", "--host", "127.0.0.1",
-                                          "--port", str(port), "--workers", "2", "--log-level", "warning"],
+                                          "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
                               {"DATABASE_URL": ref_url.replace("postgres://", "postgresql+psycopg://"),
                                "BETTER_AUTH_SECRET": SECRET}, port, health="/docs",
                               cwd=os.path.join(SHARED, "reference", "fastapi"), reset=reset_pg(ref_url))
 
-            ref = start_ref()
+            # One worker first: two would race to create the tables on a fresh database.
+            ref = start_ref(workers=1)
             ref_rows = seed(ref.base)
             ref.stop()
             # Each point on a fresh baseline process: at 1000 connections it can wedge,

@@ -24,7 +24,7 @@ fn node_available() -> bool {
     let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     assert!(found || !in_ci, "Node.js is required for the Better Auth interop test in CI");
     if !found {
-        eprintln!("*** SKIPPED: Better Auth interop test (node not found; install Node.js 20+) ***");
+        common::loud("*** SKIPPED: Better Auth interop test (node not found; install Node.js 20+) ***");
     }
     found
 }

@@ -124,6 +124,13 @@ impl Drop for TestDb {
     }
 }
 
+/// Straight to the terminal: the test harness captures `eprintln!` of passing
+/// tests, and a skip must be seen.
+pub fn loud(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
 pub fn postgres_enabled() -> bool {
     postgres_url().is_some()
 }
@@ -132,7 +139,7 @@ fn postgres_url() -> Option<String> {
     let skip = std::env::var("TODO_API_SKIP_POSTGRES").is_ok_and(|v| v == "1");
     let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     if skip && !in_ci {
-        eprintln!("*** SKIPPED: PostgreSQL test (TODO_API_SKIP_POSTGRES=1) ***");
+        loud("*** SKIPPED: PostgreSQL test (TODO_API_SKIP_POSTGRES=1) ***");
         return None;
     }
     Some(std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned()))
