@@ -78,14 +78,10 @@ impl Metrics {
     }
 
     pub fn request_finished(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let route = route.to_owned();
-        let method = method.to_owned();
-        self.latency
-            .get_or_create(&vec![("route", route.clone()), ("method", method.clone())])
-            .observe(seconds);
-        self.requests
-            .get_or_create(&vec![("route", route), ("method", method), ("status", status.to_string())])
-            .inc();
+        let mut labels = vec![("route", route.to_owned()), ("method", method.to_owned())];
+        self.latency.get_or_create(&labels).observe(seconds);
+        labels.push(("status", status.to_string()));
+        self.requests.get_or_create(&labels).inc();
     }
 
     pub fn auth_failed(&self, reason: &'static str) {
