@@ -565,3 +565,20 @@ contract! {
         }
     }
 }
+
+contract! {
+    async fn a_database_that_stops_answering_is_503_and_not_ready(app: TestApp) {
+        let ready = app.send(app.http.get(app.url("/ready"))).await;
+        assert_eq!(ready.status, 200);
+        app.store.close().await;
+        let ready = app.send(app.http.get(app.url("/ready"))).await;
+        assert_eq!((ready.status.as_u16(), ready.json.clone()),
+            (503, json!({"detail": "Database unavailable, try again shortly"})));
+        let started = std::time::Instant::now();
+        let list = app.list(ALICE, "").await;
+        assert_eq!(list.status, 503, "{}", list.text);
+        assert_eq!(list.header("retry-after"), Some("1"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "fails fast, does not hang");
+        assert_eq!(app.send(app.http.get(app.url("/health"))).await.status, 200, "liveness is not readiness");
+    }
+}
