@@ -15,7 +15,11 @@ where
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)?;
-        Arc::<Verifier>::from_ref(state).verify(token).await
+        let verified = match bearer_token(&parts.headers) {
+            Ok(token) => Arc::<Verifier>::from_ref(state).verify(token).await,
+            Err(missing) => Err(missing),
+        };
+        // Counted where authentication fails, not where errors are rendered.
+        verified.inspect_err(|cause| crate::telemetry::metrics().auth_failed(cause.code()))
     }
 }

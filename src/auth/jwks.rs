@@ -134,10 +134,6 @@ impl JwksCache {
         }
     }
 
-    pub fn source(&self) -> &JwksSource {
-        &self.source
-    }
-
     /// Changes whenever a key has been withdrawn from the set.
     pub fn withdrawals(&self) -> u64 {
         self.withdrawals.load(Ordering::Acquire)

@@ -32,10 +32,6 @@ impl Timestamp {
         Self(at.replace_nanosecond(micros * 1_000).expect("whole microseconds are valid"))
     }
 
-    pub fn unix_seconds(self) -> i64 {
-        self.0.unix_timestamp()
-    }
-
     /// The fixed-width text, written by hand: every task in every response
     /// carries two of these, and `time`'s general formatter was a tenth of a
     /// list request's instructions under callgrind.

@@ -18,8 +18,13 @@ pub enum ApiError {
     RouteNotFound,
     #[error("Method Not Allowed")]
     MethodNotAllowed,
+    /// Never `KeysUnavailable`: that is `AuthUnavailable` (see `From<AuthError>`).
     #[error(transparent)]
     Unauthorized(AuthError),
+    /// The token's key is not cached and the key server cannot be reached: not
+    /// the client's fault, so 503 rather than 401, and nobody is signed out.
+    #[error("{}", AuthError::KeysUnavailable)]
+    AuthUnavailable,
     #[error("Token subject does not match the user in the path")]
     Forbidden,
     #[error("Request body is larger than {} KiB", BODY_LIMIT_BYTES / 1024)]
@@ -42,7 +47,10 @@ pub enum ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
-        Self::Unauthorized(error)
+        match error {
+            AuthError::KeysUnavailable => Self::AuthUnavailable,
+            cause => Self::Unauthorized(cause),
+        }
     }
 }
 
@@ -66,14 +74,13 @@ impl ApiError {
         match self {
             Self::RouteNotFound | Self::TaskNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unauthorized(AuthError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UnreadableBody => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,13 +95,11 @@ impl IntoResponse for ApiError {
         };
         let headers = response.headers_mut();
         match &self {
-            Self::Unauthorized(AuthError::KeysUnavailable) => {
-                crate::telemetry::metrics().auth_failed(AuthError::KeysUnavailable.code());
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-            }
             Self::Unauthorized(cause) => {
-                crate::telemetry::metrics().auth_failed(cause.code());
                 headers.insert(WWW_AUTHENTICATE, challenge(cause));
+            }
+            Self::AuthUnavailable => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");

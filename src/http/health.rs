@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
-use crate::auth::AuthError;
 
 /// Liveness: the process is up and serving HTTP.
 #[utoipa::path(get, path = "/health", operation_id = "health", tag = "health", summary = "Liveness",
@@ -30,7 +29,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
     let jwks = match state.verifier.jwks().map(|cache| cache.status()) {
         None => "not configured",
         Some(status) if status.last_success.is_none() => {
-            return Err(AuthError::KeysUnavailable.into());
+            return Err(ApiError::AuthUnavailable);
         }
         Some(status) if status.last_error.is_some() => "stale",
         Some(_) => "ok",

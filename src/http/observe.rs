@@ -48,7 +48,7 @@ pub async fn observe(matched: Option<MatchedPath>, request: Request, next: Next)
     let started = Instant::now();
     let _in_flight = InFlight::start();
     let id = request_id(request.headers());
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = request.method().clone();
     // The `Owner` extractor fills in `user_id` once the token has verified.
     let span =
@@ -56,8 +56,8 @@ pub async fn observe(matched: Option<MatchedPath>, request: Request, next: Next)
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics().request_finished(&route, method.as_str(), status, elapsed.as_secs_f64());
     span.in_scope(|| tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request"));
+    metrics().request_finished(route.to_owned(), method.as_str(), status, elapsed.as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }

@@ -77,8 +77,8 @@ impl Metrics {
         self.in_flight.dec();
     }
 
-    pub fn request_finished(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let mut labels = vec![("route", route.to_owned()), ("method", method.to_owned())];
+    pub fn request_finished(&self, route: String, method: &str, status: u16, seconds: f64) {
+        let mut labels = vec![("route", route), ("method", method.to_owned())];
         self.latency.get_or_create(&labels).observe(seconds);
         labels.push(("status", status.to_string()));
         self.requests.get_or_create(&labels).inc();
