@@ -118,68 +118,43 @@ pub async fn get(State(state): State<AppState>, owner: Owner, task: TaskRef) -> 
     found(state.store.get_task(owner.id(), id).await?)
 }
 
-/// `PUT`: partial, like `PATCH` (frontends written for the original backend
-/// send partial bodies with `PUT`).
-#[utoipa::path(
-    put,
-    path = "/api/{user_id}/tasks/{id}",
-    operation_id = "update_task",
-    tag = "tasks",
-    summary = "Change a task (only the fields sent)",
-    params(TaskPath),
-    request_body(content = TaskUpdate, content_type = "application/json"),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The changed task", body = Task),
-        AuthResponses,
-        BodyResponses,
-        TaskNotFound,
-    )
-)]
-pub async fn update(
-    state: State<AppState>,
-    owner: Owner,
-    task: TaskRef,
-    body: JsonObject,
-) -> Result<Json<Task>, ApiError> {
-    apply_patch(state, owner, task, body).await
+/// `PUT` and `PATCH` are one partial update (frontends written for the
+/// original backend send partial bodies with `PUT`). OpenAPI needs a distinct
+/// operation id per method, so this declares both from one definition.
+macro_rules! partial_update {
+    ($($name:ident: $method:ident, $operation_id:literal, $summary:literal;)*) => {$(
+        #[utoipa::path(
+            $method,
+            path = "/api/{user_id}/tasks/{id}",
+            operation_id = $operation_id,
+            tag = "tasks",
+            summary = $summary,
+            params(TaskPath),
+            request_body(content = TaskUpdate, content_type = "application/json"),
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = "The changed task", body = Task),
+                AuthResponses,
+                BodyResponses,
+                TaskNotFound,
+            )
+        )]
+        pub async fn $name(
+            State(state): State<AppState>,
+            owner: Owner,
+            task: TaskRef,
+            JsonObject(body): JsonObject,
+        ) -> Result<Json<Task>, ApiError> {
+            let patch = TaskPatch::from_json(&body).map_err(ApiError::Validation)?;
+            let id = task.require()?;
+            found(state.store.update_task(owner.id(), id, &patch).await?)
+        }
+    )*};
 }
 
-/// `PATCH`: the same as `PUT`.
-#[utoipa::path(
-    patch,
-    path = "/api/{user_id}/tasks/{id}",
-    operation_id = "patch_task",
-    tag = "tasks",
-    summary = "Change a task (only the fields sent; same as PUT)",
-    params(TaskPath),
-    request_body(content = TaskUpdate, content_type = "application/json"),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The changed task", body = Task),
-        AuthResponses,
-        BodyResponses,
-        TaskNotFound,
-    )
-)]
-pub async fn patch(
-    state: State<AppState>,
-    owner: Owner,
-    task: TaskRef,
-    body: JsonObject,
-) -> Result<Json<Task>, ApiError> {
-    apply_patch(state, owner, task, body).await
-}
-
-async fn apply_patch(
-    State(state): State<AppState>,
-    owner: Owner,
-    task: TaskRef,
-    JsonObject(body): JsonObject,
-) -> Result<Json<Task>, ApiError> {
-    let patch = TaskPatch::from_json(&body).map_err(ApiError::Validation)?;
-    let id = task.require()?;
-    found(state.store.update_task(owner.id(), id, &patch).await?)
+partial_update! {
+    update: put, "update_task", "Change a task (only the fields sent)";
+    patch: patch, "patch_task", "Change a task (only the fields sent; same as PUT)";
 }
 
 #[utoipa::path(
