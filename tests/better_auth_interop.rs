@@ -105,10 +105,7 @@ each_engine! {
             assert_eq!(foreign.status, 404, "{alg}: alice's task through bob's path");
         }
         // Better Auth's email claim was recorded with the user.
-        let emails: Vec<(String, Option<String>)> = match &app.store {
-            todo_api::store::Store::Sqlite(pools) => sqlx::query_as("SELECT id, email FROM users").fetch_all(&pools.reads).await.unwrap(),
-            todo_api::store::Store::Postgres(pool) => sqlx::query_as("SELECT id, email FROM users").fetch_all(pool).await.unwrap(),
-        };
+        let emails = app.users().await;
         assert_eq!(emails.len(), 5);
         assert!(emails.iter().all(|(_, email)| email.as_deref().is_some_and(|e| e.starts_with("alice-"))));
     }

@@ -531,11 +531,16 @@ contract! {
                 .json(&json!({"title": "t"}))).await;
             assert_eq!(reply.status, 201);
         }
-        let users: Vec<(String, Option<String>)> = match &app.store {
-            todo_api::store::Store::Sqlite(pools) => sqlx::query_as("SELECT id, email FROM users").fetch_all(&pools.reads).await.unwrap(),
-            todo_api::store::Store::Postgres(pool) => sqlx::query_as("SELECT id, email FROM users").fetch_all(pool).await.unwrap(),
-        };
-        assert_eq!(users, [("dana".to_owned(), Some("dana@example.com".to_owned()))]);
+        assert_eq!(app.users().await, [("dana".to_owned(), Some("dana@example.com".to_owned()))]);
+        // A token without e-mail keeps the recorded one; a new e-mail replaces it.
+        assert_eq!(app.create("dana", json!({"title": "t"})).await.status, 201);
+        assert_eq!(app.users().await[0].1.as_deref(), Some("dana@example.com"));
+        let moved = todo_api::auth::mint_hs256(
+            common::SECRET.as_bytes(), "dana", Some("dana@new.example"), std::time::Duration::from_secs(60));
+        let reply = app.send(app.http.post(app.url("/api/dana/tasks")).bearer_auth(&moved)
+            .json(&json!({"title": "t"}))).await;
+        assert_eq!(reply.status, 201);
+        assert_eq!(app.users().await, [("dana".to_owned(), Some("dana@new.example".to_owned()))]);
         let engine = app.store.engine();
         assert_eq!(engine, if app.engine == Engine::Sqlite { "sqlite" } else { "postgres" });
     }
@@ -550,14 +555,7 @@ contract! {
     async fn a_real_server_fault_is_a_generic_500_without_internals(app: TestApp) {
         app.task(ALICE, "t").await;
         // Break the schema under the running server: every task query now fails.
-        match &app.store {
-            todo_api::store::Store::Sqlite(pools) => {
-                sqlx::query("DROP TABLE tasks").execute(&pools.writes).await.unwrap();
-            }
-            todo_api::store::Store::Postgres(pool) => {
-                sqlx::query("DROP TABLE tasks").execute(pool).await.unwrap();
-            }
-        }
+        app.execute("DROP TABLE tasks").await;
         let reply = app.list(ALICE, "").await;
         assert_eq!((reply.status.as_u16(), reply.json.clone()), (500, json!({"detail": "Internal server error"})));
         for leak in ["tasks", "SELECT", "sqlx", "no such table", "relation", ".rs"] {

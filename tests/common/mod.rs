@@ -291,6 +291,23 @@ impl TestApp {
         self.call(user, Method::GET, &format!("/api/{user}/tasks{query}"), None).await
     }
 
+    /// `(id, email)` of every row in `users`, read straight from the app's database.
+    pub async fn users(&self) -> Vec<(String, Option<String>)> {
+        const SQL: &str = "SELECT id, email FROM users ORDER BY id";
+        match &self.store {
+            Store::Sqlite(pools) => sqlx::query_as(SQL).fetch_all(&pools.reads).await.unwrap(),
+            Store::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
+        }
+    }
+
+    /// Runs `sql` on the app's database behind its back (to break it on purpose).
+    pub async fn execute(&self, sql: &'static str) {
+        match &self.store {
+            Store::Sqlite(pools) => sqlx::query(sql).execute(&pools.writes).await.map(drop).unwrap(),
+            Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop).unwrap(),
+        }
+    }
+
     /// Stops the server gracefully and waits for it to exit.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
