@@ -6,20 +6,20 @@
 //!   cargo run --release --example ceiling -- PORT SECRET
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::ServiceExt;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
-use axum::serve::ListenerExt;
+use clap::Parser;
 use todo_api::auth::{ClaimRules, Verifier};
+use todo_api::config::{Cli, Config};
 use todo_api::domain::{NewTask, Task, TaskPatch, Timestamp};
 use todo_api::http::extract::{JsonObject, Owner, TaskRef};
-use todo_api::http::{ApiError, AppState, X_TOTAL_COUNT, with_layers};
-use todo_api::store::Store;
+use todo_api::http::{ApiError, AppState, ConnectionLimits, X_TOTAL_COUNT, serve, with_layers};
+use todo_api::store::{PoolSettings, Store};
 
 fn task(owner: &Owner, id: i64) -> Task {
     let now = Timestamp::now();
@@ -64,19 +64,21 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().and_then(|p| p.parse().ok()).expect("usage: ceiling PORT SECRET");
     let secret = args.next().expect("usage: ceiling PORT SECRET");
+    // The server's defaults (and any limits set in the environment).
+    let config = Config::from_settings(&Cli::parse_from(["ceiling"]).settings).expect("valid settings");
     // Handlers here never touch it; AppState just needs one.
-    let store = Store::connect(&"sqlite::memory:".parse().unwrap(), 1).await.unwrap();
+    let pool = PoolSettings { max_connections: 1, ..config.pool_settings() };
+    let store = Store::connect(&"sqlite::memory:".parse().unwrap(), pool).await.unwrap();
     let verifier =
         Verifier::new().with_hs256(secret.as_bytes(), ClaimRules { leeway: 30, ..Default::default() });
-    let state = AppState { store, verifier: Arc::new(verifier) };
+    let state = AppState { store, verifier: Arc::new(verifier), limits: config.limits };
     let router = Router::new()
         .route("/api/{user_id}/tasks", get(list).post(create))
         .route("/api/{user_id}/tasks/{id}", get(one).put(update).patch(update))
         .route("/api/{user_id}/tasks/{id}/complete", patch(one))
         .with_state(state);
     let service = with_layers(router, vec![HeaderValue::from_static("http://localhost:3000")]);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap().tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(service)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let limits = ConnectionLimits::from(config.limits);
+    serve(listener, service, limits, std::future::pending(), Duration::ZERO).await;
 }

@@ -1,18 +1,15 @@
 //! Assembly: config → storage → verifier → router → listener.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::ServiceExt;
-use axum::extract::Request;
-use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::auth::{JwksCache, JwksError, JwksSource, Verifier};
 use crate::config::{AuthConfig, Config};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, ConnectionLimits};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +33,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let store = Store::connect(&config.database, config.database_max_connections).await?;
+        let store = Store::connect(&config.database, config.pool_settings()).await?;
         store.migrate().await?;
         let (verifier, background) = verifier(&config.auth).await?;
         let listener = TcpListener::bind(config.listen)
@@ -48,7 +45,7 @@ impl App {
             }
             None => None,
         };
-        let state = AppState { store, verifier: Arc::new(verifier) };
+        let state = AppState { store, verifier: Arc::new(verifier), limits: config.limits };
         Ok(Self { state, config, listener, metrics_listener, background })
     }
 
@@ -77,6 +74,8 @@ impl App {
             metrics = %config.metrics_addr.map_or("/metrics".to_owned(), |a| format!("http://{a}/metrics")),
             log_format = ?config.log_format,
             shutdown_grace_secs = config.shutdown_grace.as_secs(),
+            limits = ?config.limits,
+            statement_timeout_secs = config.database_statement_timeout.as_secs(),
             "todo-api listening"
         );
         let store = self.state.store.clone();
@@ -88,26 +87,13 @@ impl App {
             }));
         }
         let service = http::service(self.state, config.cors_origins.clone(), config.metrics_addr.is_none());
-        // Responses are small and complete: send them now, not after Nagle's delay.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let stopping = Arc::new(tokio::sync::Notify::new());
-        let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown({
-                let stopping = Arc::clone(&stopping);
-                async move {
-                    shutdown.await;
-                    stopping.notify_one();
-                }
-            })
-            .into_future();
+        let limits = ConnectionLimits::from(config.limits);
         let grace = config.shutdown_grace;
-        tokio::select! {
-            served = server => served?,
-            () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
-            }
+        if !http::serve(self.listener, service, limits, shutdown, grace).await {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still in flight after the grace period; stopping anyway"
+            );
         }
         background.iter().for_each(|task| task.abort());
         store.close().await;

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{ClaimRules, JwksSource, MIN_SECRET_BYTES};
-use crate::store::{DatabaseConfig, DatabaseUrlError};
+use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
 use crate::telemetry::LogFormat;
 
 const ABOUT: &str = "Multi-user todo API for Next.js + Better Auth frontends";
@@ -89,6 +89,35 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub database_max_connections: u32,
+
+    /// Most seconds one database statement may run (PostgreSQL `statement_timeout`
+    /// and `lock_timeout`; SQLite's wait for the write lock); then the request gets 503.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
+    pub database_statement_timeout_seconds: u64,
+
+    /// Most tasks one user may own; creating one more is refused with 409.
+    #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000_000), global = true)]
+    pub max_tasks_per_user: u32,
+
+    /// Most seconds a request may take from its headers to its response (reading
+    /// the body included); then it is cancelled and answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
+    pub request_timeout_seconds: u64,
+
+    /// Most client connections open at once; more wait in the listen queue until
+    /// one closes. With HTTP/1.1 this also bounds the requests in flight.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_connections: u32,
+
+    /// Most seconds a connection may take to send a request's headers, idle
+    /// keep-alive time included; then it is closed.
+    #[arg(long, env = "HEADER_TIMEOUT_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub header_timeout_seconds: u64,
 
     /// Shared secret for HS256 tokens (at least 32 bytes), as set in Better Auth.
     #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, value_parser = secret, global = true)]
@@ -188,12 +217,23 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database: DatabaseConfig,
     pub database_max_connections: u32,
+    pub database_statement_timeout: Duration,
+    pub limits: Limits,
     pub auth: AuthConfig,
     pub cors_origins: Vec<HeaderValue>,
     pub log_level: String,
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
     pub shutdown_grace: Duration,
+}
+
+/// Bounds on what one client or user can make the server hold or do.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_tasks_per_user: u32,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +287,13 @@ impl Config {
             listen: SocketAddr::new(settings.host, settings.port),
             database: settings.database_url.parse()?,
             database_max_connections: settings.database_max_connections,
+            database_statement_timeout: Duration::from_secs(settings.database_statement_timeout_seconds),
+            limits: Limits {
+                max_tasks_per_user: settings.max_tasks_per_user,
+                request_timeout: Duration::from_secs(settings.request_timeout_seconds),
+                max_connections: settings.max_connections as usize,
+                header_timeout: Duration::from_secs(settings.header_timeout_seconds),
+            },
             auth: auth_config(settings, hs256_secret)?,
             cors_origins: parse_origins(&settings.cors_origins)?,
             log_level: settings.log_level.clone(),
@@ -254,6 +301,14 @@ impl Config {
             metrics_addr: settings.metrics_addr,
             shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
         })
+    }
+
+    /// The pool the server runs on (`migrate` and `check` need one connection).
+    pub fn pool_settings(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.database_max_connections,
+            statement_timeout: self.database_statement_timeout,
+        }
     }
 
     /// The server refuses to run open: some way of verifying tokens must be set.

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use todo_api::app::{self, App};
 use todo_api::auth::mint_hs256;
 use todo_api::config::{Cli, Command, Config, ServeArgs, TokenArgs};
-use todo_api::store::Store;
+use todo_api::store::{PoolSettings, Store};
 use todo_api::telemetry;
 
 /// Lifetime of the token `serve --dev` prints.
@@ -96,7 +96,9 @@ fn print_dev_banner(addr: std::net::SocketAddr, secret: &[u8]) {
 async fn migrate(config: Config) -> ExitCode {
     telemetry::init(&config.log_level, config.log_format);
     let result = async {
-        let store = Store::connect(&config.database, 1).await?;
+        let store =
+            Store::connect(&config.database, PoolSettings { max_connections: 1, ..config.pool_settings() })
+                .await?;
         store.migrate().await?;
         store.close().await;
         Ok::<_, todo_api::store::StoreError>(())
@@ -127,14 +129,18 @@ async fn check(config: Config) -> ExitCode {
     if !config.auth.is_configured() {
         report("auth", Err("no verification configured (BETTER_AUTH_URL or BETTER_AUTH_SECRET)".into()));
     }
-    let database = match Store::connect(&config.database, 1).await {
-        Ok(store) => {
-            let result = store.ping().await.map(|()| config.database_display()).map_err(|e| e.to_string());
-            store.close().await;
-            result
-        }
-        Err(error) => Err(error.to_string()),
-    };
+    let database =
+        match Store::connect(&config.database, PoolSettings { max_connections: 1, ..config.pool_settings() })
+            .await
+        {
+            Ok(store) => {
+                let result =
+                    store.ping().await.map(|()| config.database_display()).map_err(|e| e.to_string());
+                store.close().await;
+                result
+            }
+            Err(error) => Err(error.to_string()),
+        };
     report("database", database);
     if let Some(jwks) = &config.auth.jwks {
         let cache = todo_api::auth::JwksCache::new(jwks.source.clone(), jwks.min_refetch);

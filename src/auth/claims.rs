@@ -25,6 +25,8 @@ struct Claims {
     #[serde(default)]
     nbf: Option<Value>,
     #[serde(default)]
+    iat: Option<Value>,
+    #[serde(default)]
     iss: Option<Value>,
     #[serde(default)]
     aud: Option<Value>,
@@ -70,6 +72,13 @@ impl ClaimRules {
         }
         if let Some(nbf) = numeric_date(claims.nbf.as_ref(), "nbf")?
             && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        // `iat` is optional, but one that is not a date, or is in the future, is
+        // a token nobody honest minted.
+        if let Some(iat) = numeric_date(claims.iat.as_ref(), "iat")?
+            && iat > now.saturating_add(self.leeway)
         {
             return Err(AuthError::NotYetValid);
         }
@@ -164,6 +173,8 @@ mod tests {
         assert_eq!(check(r#"{"sub":"u","exp":"soon"}"#), Err(AuthError::MissingClaim("exp")));
         assert_eq!(check(r#"{"sub":"u","exp":-5}"#), Err(AuthError::MissingClaim("exp")));
         assert_eq!(check(r#"{"sub":"u","exp":1800000600,"nbf":true}"#), Err(AuthError::MissingClaim("nbf")));
+        assert_eq!(check(r#"{"sub":"u","exp":1800000600,"iat":"now"}"#), Err(AuthError::MissingClaim("iat")));
+        assert_eq!(check(r#"{"sub":"u","exp":1800000600,"iat":1800009999}"#), Err(AuthError::NotYetValid));
         assert_eq!(check(r#"{"sub":"u","sub":"v","exp":1800000600}"#), Err(AuthError::Malformed));
         assert_eq!(check(r#"[1]"#), Err(AuthError::Malformed));
     }

@@ -1,6 +1,8 @@
 //! The one place errors become HTTP responses. Every body is FastAPI-shaped:
 //! `{"detail": "<message>"}`, or `{"detail": [<field errors>]}` for 422.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
@@ -37,6 +39,11 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("Task not found")]
     TaskNotFound,
+    #[error("Task limit reached: a user can have at most {0} tasks; delete some to create more")]
+    TaskLimit(u32),
+    /// The request ran past `REQUEST_TIMEOUT_SECONDS` and was cancelled.
+    #[error("Request took longer than {} s and was cancelled; try again shortly", .0.as_secs())]
+    Timeout(Duration),
     /// The database is down or saturated; the cause is logged, not sent.
     #[error("Database unavailable, try again shortly")]
     Unavailable(#[source] StoreError),
@@ -78,9 +85,12 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TaskLimit(_) => StatusCode::CONFLICT,
             Self::UnreadableBody => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) | Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::AuthUnavailable | Self::Timeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +113,10 @@ impl IntoResponse for ApiError {
             }
             Self::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Timeout(_) => {
+                tracing::warn!("request timed out");
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),

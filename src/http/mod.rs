@@ -1,10 +1,12 @@
 //! The HTTP surface: routes, the layers around them, and the error type.
 
+mod deadline;
 mod error;
 pub mod extract;
 mod health;
 mod observe;
 pub mod openapi;
+mod serve;
 mod slash;
 mod tasks;
 
@@ -31,9 +33,11 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
 pub use observe::X_REQUEST_ID;
+pub use serve::{ConnectionLimits, serve};
 pub use tasks::X_TOTAL_COUNT;
 
 use crate::auth::Verifier;
+use crate::config::Limits;
 use crate::store::Store;
 
 /// Request bodies above this are refused with 413 before they are parsed.
@@ -44,6 +48,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub store: Store,
     pub verifier: Arc<Verifier>,
+    pub limits: Limits,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -85,6 +90,7 @@ pub fn router(state: AppState, serve_metrics: bool) -> Router {
         // axum still adds the `Allow` header to this response.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, deadline::deadline))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -12,8 +12,8 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::extract::{JsonObject, Owner, TaskRef};
 use super::openapi::{
-    AuthResponses, BodyResponses, ListParamsDoc, TaskCreate, TaskNotFound, TaskPath, TaskUpdate, UserPath,
-    ValidationErrorBody,
+    AuthResponses, BodyResponses, ErrorBody, ListParamsDoc, TaskCreate, TaskNotFound, TaskPath, TaskUpdate,
+    UserPath, ValidationErrorBody,
 };
 use super::{ApiError, AppState};
 use crate::domain::{FieldError, ListParams, ListQuery, Location, NewTask, Task, TaskPatch};
@@ -88,6 +88,7 @@ pub async fn list(
          headers(("Location" = String, description = "`/api/{user_id}/tasks/{id}`"))),
         AuthResponses,
         BodyResponses,
+        (status = 409, description = "The user already has `MAX_TASKS_PER_USER` tasks", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -97,7 +98,9 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let new = NewTask::from_json(&body).map_err(ApiError::Validation)?;
     let writer = Writer { user_id: owner.id(), email: owner.0.email.as_deref() };
-    let task = state.store.create_task(writer, &new).await?;
+    let max_tasks = state.limits.max_tasks_per_user;
+    let task =
+        state.store.create_task(writer, &new, max_tasks).await?.ok_or(ApiError::TaskLimit(max_tasks))?;
     let location = format!("/api/{}/tasks/{}", utf8_percent_encode(&task.user_id, PATH_SEGMENT), task.id);
     let location = HeaderValue::try_from(location).expect("percent-encoded paths are valid header values");
     Ok((StatusCode::CREATED, [(LOCATION, location)], Json(task)).into_response())

@@ -10,14 +10,15 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] =
-    &[(1, "create users and tasks", include_str!("../../migrations/sqlite/0001_create_users_and_tasks.sql"))];
+const SQLITE: &[Source] = &[
+    (1, "create users and tasks", include_str!("../../migrations/sqlite/0001_create_users_and_tasks.sql")),
+    (2, "count tasks per user", include_str!("../../migrations/sqlite/0002_count_tasks_per_user.sql")),
+];
 
-const POSTGRES: &[Source] = &[(
-    1,
-    "create users and tasks",
-    include_str!("../../migrations/postgres/0001_create_users_and_tasks.sql"),
-)];
+const POSTGRES: &[Source] = &[
+    (1, "create users and tasks", include_str!("../../migrations/postgres/0001_create_users_and_tasks.sql")),
+    (2, "count tasks per user", include_str!("../../migrations/postgres/0002_count_tasks_per_user.sql")),
+];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources

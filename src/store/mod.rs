@@ -19,6 +19,18 @@ use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch
 /// How long a request waits for a pooled connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many connections a pool may open, and how long one statement may run.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub statement_timeout: Duration,
+}
+
+/// One round trip per new connection, not per query. A `SET` rather than the
+/// startup `options` parameter, which connection poolers such as PgBouncer refuse.
+const SET_TIMEOUTS: &str =
+    "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $1, false)";
+
 fn pool_options<DB: sqlx::Database>(max_connections: u32) -> sqlx::pool::PoolOptions<DB> {
     sqlx::pool::PoolOptions::new()
         .max_connections(max_connections)
@@ -44,11 +56,21 @@ impl From<sqlx::Error> for StoreError {
         use sqlx::Error::*;
         match &error {
             PoolTimedOut | PoolClosed | Io(_) | Tls(_) | WorkerCrashed => Self::Unavailable(error),
-            // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: contention, not a bug.
-            Database(db) if matches!(db.code().as_deref(), Some("5" | "6")) => Self::Unavailable(error),
+            Database(db) if db.code().as_deref().is_some_and(is_transient) => Self::Unavailable(error),
             _ => Self::Database(error),
         }
     }
+}
+
+/// Error codes that mean "not now" rather than "wrong": SQLite's BUSY and LOCKED
+/// (after the busy timeout); PostgreSQL's statement or lock timeout (57014,
+/// 55P03), server shutdown or restart (class 57P), connection failures (class
+/// 08), too many connections (53300), and a serialization failure or deadlock
+/// victim (40001, 40P01).
+fn is_transient(code: &str) -> bool {
+    matches!(code, "5" | "6" | "57014" | "55P03" | "53300" | "40001" | "40P01")
+        || code.starts_with("57P")
+        || code.starts_with("08")
 }
 
 /// One page of a listing and how many tasks match the filter in all.
@@ -98,26 +120,47 @@ macro_rules! with_pool {
 impl Store {
     /// Opens the pool; the first connection is made eagerly so a bad URL or an
     /// unreachable server is reported at startup.
-    pub async fn connect(config: &DatabaseConfig, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn connect(config: &DatabaseConfig, settings: PoolSettings) -> Result<Self, StoreError> {
+        let PoolSettings { max_connections, statement_timeout } = settings;
         Ok(match config {
             DatabaseConfig::Sqlite(options) => {
+                // SQLite cannot interrupt a running statement from here; what can
+                // wait without bound is the wait for the write lock.
+                let options = options.clone().busy_timeout(statement_timeout);
                 // The writer first: it creates the file and switches it to WAL.
                 let writes = pool_options(1).connect_with(options.clone()).await?;
-                let reads = pool_options(max_connections).connect_with(options.clone()).await?;
+                let reads = pool_options(max_connections).connect_with(options).await?;
                 Self::Sqlite(SqlitePools { reads, writes })
             }
             DatabaseConfig::Postgres(options) => {
-                Self::Postgres(pool_options(max_connections).connect_with(options.clone()).await?)
+                let millis = statement_timeout.as_millis().to_string();
+                let pool = pool_options(max_connections)
+                    .after_connect(move |conn, _| {
+                        let millis = millis.clone();
+                        Box::pin(async move {
+                            sqlx::query(SET_TIMEOUTS).bind(millis).execute(conn).await.map(drop)
+                        })
+                    })
+                    .connect_with(options.clone())
+                    .await?;
+                Self::Postgres(pool)
             }
         })
     }
 
     /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while
-    /// it does, so several instances starting together migrate once.
+    /// it does, so several instances starting together migrate once; a migration
+    /// may take longer than a request's statement timeout, so its connection has
+    /// none and is closed afterwards rather than returned to the pool.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(pools) => migrations::sqlite().run(&pools.writes).await?,
-            Store::Postgres(pool) => migrations::postgres().run(pool).await?,
+            Store::Postgres(pool) => {
+                let mut conn = pool.acquire().await?.detach();
+                sqlx::query(SET_TIMEOUTS).bind("0").execute(&mut conn).await?;
+                migrations::postgres().run(&mut conn).await?;
+                sqlx::Connection::close(conn).await?;
+            }
         }
         Ok(())
     }
@@ -161,32 +204,46 @@ impl Store {
         }
     }
 
-    /// Records the writer (first write only) and inserts the task, atomically.
-    pub async fn create_task(&self, writer: Writer<'_>, new: &NewTask) -> Result<Task, StoreError> {
+    /// Records the writer, counts the task against the owner's quota and inserts
+    /// it, atomically; `None` (and nothing written) when the owner already has
+    /// `max_tasks`. The count lives on the owner's row, so concurrent creates of
+    /// one owner serialize on that row's lock and cannot overshoot together.
+    pub async fn create_task(
+        &self,
+        writer: Writer<'_>,
+        new: &NewTask,
+        max_tasks: u32,
+    ) -> Result<Option<Task>, StoreError> {
         let now = Timestamp::now();
         let description = new.description.as_ref().map(TaskDescription::as_str);
+        let max_tasks = i64::from(max_tasks);
         let task = match self {
-            // One statement, one round trip: the user upsert rides in a CTE.
+            // One statement, one round trip: the counting upsert rides in a CTE.
             Store::Postgres(pool) => {
                 sqlx::query_as::<_, Task>(sql::CREATE_TASK_WITH_USER)
                     .bind(writer.user_id)
                     .bind(writer.email)
                     .bind(now)
+                    .bind(max_tasks)
                     .bind(new.title.as_str())
                     .bind(description)
                     .bind(new.completed)
-                    .fetch_one(pool)
+                    .fetch_optional(pool)
                     .await?
             }
             // SQLite has no data-modifying CTEs; an in-process transaction costs little.
             Store::Sqlite(pools) => {
                 let mut tx = pools.writes.begin().await?;
-                sqlx::query(sql::UPSERT_USER)
+                let counted = sqlx::query(sql::COUNT_IN_USER)
                     .bind(writer.user_id)
                     .bind(writer.email)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .bind(max_tasks)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                if counted.is_none() {
+                    return Ok(None);
+                }
                 let task = sqlx::query_as::<_, Task>(sql::INSERT_TASK)
                     .bind(writer.user_id)
                     .bind(new.title.as_str())
@@ -196,7 +253,7 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                task
+                Some(task)
             }
         };
         Ok(task)
@@ -278,11 +335,26 @@ impl Store {
         Ok(task)
     }
 
-    /// `true` if this call deleted the task.
+    /// `true` if this call deleted the task (and gave its owner one back).
     pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
-        let deleted = with_pool!(self, writes, pool => {
-            sqlx::query(sql::DELETE_TASK).bind(id.get()).bind(owner).execute(pool).await?.rows_affected()
-        });
+        let deleted = match self {
+            Store::Postgres(pool) => sqlx::query(sql::DELETE_TASK_AND_UNCOUNT)
+                .bind(id.get())
+                .bind(owner)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Store::Sqlite(pools) => {
+                let mut tx = pools.writes.begin().await?;
+                let deleted =
+                    sqlx::query(sql::DELETE_TASK).bind(id.get()).bind(owner).execute(&mut *tx).await?;
+                if deleted.rows_affected() == 1 {
+                    sqlx::query(sql::UNCOUNT_IN_USER).bind(owner).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                deleted.rows_affected()
+            }
+        };
         Ok(deleted == 1)
     }
 }

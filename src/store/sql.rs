@@ -12,21 +12,28 @@ macro_rules! task_columns {
     };
 }
 
-/// Records the owner on first write; refreshes the e-mail only when it changed,
-/// so a repeat writer costs no row update.
-pub const UPSERT_USER: &str = "INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (id) DO UPDATE SET email = excluded.email \
-     WHERE excluded.email IS NOT NULL AND users.email IS DISTINCT FROM excluded.email";
+/// Records the owner on first write (e-mail refreshed when the token has one)
+/// and counts one more task against the quota `$4`. The update's `WHERE` is
+/// checked on the row's latest version under its lock, so two creates racing
+/// for the last slot cannot both pass; a full quota returns no row.
+macro_rules! count_in_user {
+    () => {
+        "INSERT INTO users (id, email, created_at, task_count) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (id) DO UPDATE SET task_count = users.task_count + 1, \
+         email = COALESCE(excluded.email, users.email) \
+         WHERE users.task_count < $4 RETURNING id"
+    };
+}
 
-/// PostgreSQL only: the owner's upsert and the task's insert as one statement.
-/// The foreign key is checked at the end of the statement, when the CTE's user
-/// row exists.
+pub const COUNT_IN_USER: &str = count_in_user!();
+
+/// PostgreSQL only: the counting upsert and the task's insert as one
+/// statement; no owner row returned (quota full) means no task inserted.
 pub const CREATE_TASK_WITH_USER: &str = concat!(
-    "WITH owner AS (INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (id) DO UPDATE SET email = excluded.email \
-     WHERE excluded.email IS NOT NULL AND users.email IS DISTINCT FROM excluded.email) \
-     INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
-     VALUES ($1, $4, $5, $6, $3, $3) RETURNING ",
+    "WITH owner AS (",
+    count_in_user!(),
+    ") INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
+     SELECT id, $5, $6, $7, $3, $3 FROM owner RETURNING ",
     task_columns!()
 );
 
@@ -58,6 +65,13 @@ pub const TOGGLE_TASK: &str = concat!(
 );
 
 pub const DELETE_TASK: &str = "DELETE FROM tasks WHERE id = $1 AND user_id = $2";
+
+pub const UNCOUNT_IN_USER: &str = "UPDATE users SET task_count = task_count - 1 WHERE id = $1";
+
+/// PostgreSQL only: the delete and the owner's count as one statement; one row
+/// updated means one task deleted.
+pub const DELETE_TASK_AND_UNCOUNT: &str = "WITH gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2 \
+     RETURNING user_id) UPDATE users SET task_count = task_count - 1 FROM gone WHERE users.id = gone.user_id";
 
 /// `$2`: required `completed` value, or NULL for every task.
 pub const COUNT_TASKS: &str =

@@ -18,6 +18,7 @@ pub struct Metrics {
     requests: Family<Labels, Counter>,
     latency: Family<Labels, Histogram>,
     in_flight: Gauge,
+    connections: Gauge,
     auth_failures: Family<Labels, Counter>,
     jwks_refreshes: Family<Labels, Counter>,
     pool_size: Family<Labels, Gauge>,
@@ -37,6 +38,7 @@ impl Metrics {
         let latency =
             Family::<Labels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         let in_flight = Gauge::default();
+        let connections = Gauge::default();
         let auth_failures = Family::<Labels, Counter>::default();
         let jwks_refreshes = Family::<Labels, Counter>::default();
         let (pool_size, pool_idle, pool_max) = (Family::default(), Family::default(), Family::default());
@@ -51,6 +53,7 @@ impl Metrics {
             latency.clone(),
         );
         registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
+        registry.register("http_connections_open", "Client connections open", connections.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("jwks_refreshes", "JWKS fetches by result", jwks_refreshes.clone());
         registry.register("db_pool_connections", "Open database connections by pool", pool_size.clone());
@@ -61,6 +64,7 @@ impl Metrics {
             requests,
             latency,
             in_flight,
+            connections,
             auth_failures,
             jwks_refreshes,
             pool_size,
@@ -82,6 +86,14 @@ impl Metrics {
         self.latency.get_or_create(&labels).observe(seconds);
         labels.push(("status", status.to_string()));
         self.requests.get_or_create(&labels).inc();
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.dec();
     }
 
     pub fn auth_failed(&self, reason: &'static str) {

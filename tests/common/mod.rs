@@ -84,6 +84,11 @@ pub fn settings(database_url: String) -> Settings {
         port: 0,
         database_url,
         database_max_connections: 8,
+        database_statement_timeout_seconds: 5,
+        max_tasks_per_user: 10_000,
+        request_timeout_seconds: 15,
+        max_connections: 4096,
+        header_timeout_seconds: 30,
         better_auth_secret: Some(SECRET.into()),
         jwt_leeway_seconds: 0,
         better_auth_url: None,
@@ -308,6 +313,17 @@ impl TestApp {
         }
     }
 
+    /// The server's address, for raw sockets.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// Sends `request` byte for byte over a new connection (no client-side
+    /// normalisation of paths or headers) and returns the status and body.
+    pub async fn raw(&self, request: &str) -> (u16, String) {
+        raw_http(self.addr(), request.as_bytes()).await
+    }
+
     /// Stops the server gracefully and waits for it to exit.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -317,6 +333,21 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
     }
+}
+
+/// Writes `request` to a new connection and reads the response until the
+/// server closes it (send `Connection: close`). `(0, "")` if nothing came back.
+pub async fn raw_http(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response)).await;
+    read.expect("the server answers and closes").unwrap_or_default();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
 }
 
 /// A compact JWS from raw header and claims JSON (so tests can send duplicate
