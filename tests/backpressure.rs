@@ -53,11 +53,8 @@ async fn connections_over_the_cap_wait_their_turn_instead_of_failing() {
     drop(idle);
 
     // 300 clients at once, each on its own connection: all served, never more than 4 open.
-    let one_shot = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let one_shot =
+        common::client_builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(30)).build().unwrap();
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = tokio::spawn({
         let (http, url, sampling) = (app.http.clone(), metrics_url.clone(), sampling.clone());

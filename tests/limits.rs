@@ -12,7 +12,7 @@ use common::{Engine, TestApp, raw_http, spawn_app_with, token};
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::json;
-use todo_api::store::Store;
+use todo_api::store::Pools;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -26,13 +26,13 @@ enum HeldLock {
 
 impl HeldLock {
     async fn take(app: &TestApp) -> Self {
-        match &app.store {
-            Store::Postgres(pool) => {
+        match app.store.pools() {
+            Pools::Postgres(pool) => {
                 let mut tx = pool.begin().await.unwrap();
                 sqlx::query("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
                 HeldLock::Postgres(tx)
             }
-            Store::Sqlite(pools) => {
+            Pools::Sqlite(pools) => {
                 let mut conn = pools.reads.acquire().await.unwrap();
                 sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.unwrap();
                 HeldLock::Sqlite(conn)

@@ -6,9 +6,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
+use common::process::{binary, free_port, sigterm, wait_for_exit, wait_until_listening};
 use common::{Engine, TestApp, spawn_app, spawn_app_with, token};
 use serde_json::{Value, json};
 
@@ -81,31 +82,6 @@ async fn metrics_can_live_on_their_own_address() {
     assert!(scrape(&app).await.contains("todo_api_http_requests_in_flight"));
     let on_api = app.send(app.http.get(app.url("/metrics"))).await;
     assert_eq!(on_api.status, 404, "not on the public address");
-}
-
-fn binary(env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-api"));
-    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_until_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn sigterm(child: &std::process::Child) {
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
 }
 
 fn http(port: u16, raw: &str) -> String {
@@ -231,15 +207,8 @@ fn graceful_shutdown_completes_an_in_flight_request() {
     BufReader::new(&stream).read_line(&mut status).unwrap();
     assert!(status.starts_with("HTTP/1.1 201"), "{status}");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "{exit:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "did not exit after draining");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let exit = wait_for_exit(&mut child, Duration::from_secs(10));
+    assert!(exit.success(), "{exit:?}");
 }
 
 #[test]

@@ -64,7 +64,7 @@ impl From<AuthError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(_) => Self::Unavailable(error),
+            StoreError::Unavailable(_) | StoreError::Unreachable => Self::Unavailable(error),
             _ => Self::Internal(error),
         }
     }
@@ -112,7 +112,10 @@ impl IntoResponse for ApiError {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
+                // While unreachable, the store logged it once; not again per request.
+                if !matches!(cause, StoreError::Unreachable) {
+                    tracing::warn!(error = %cause, "database unavailable");
+                }
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Timeout(_) => {

@@ -4,17 +4,19 @@
 
 mod config;
 mod migrations;
+mod reachability;
 mod sql;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
-pub use config::{DatabaseConfig, DatabaseUrlError};
-
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
+pub use config::{DatabaseConfig, DatabaseUrlError};
+use reachability::Reachability;
 
 /// How long a request waits for a pooled connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,6 +47,9 @@ pub enum StoreError {
     /// The database cannot be reached or is saturated: worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// Not tried: the database was unreachable a moment ago and has not answered since.
+    #[error("database unreachable")]
+    Unreachable,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -97,9 +102,16 @@ pub struct SqlitePools {
 }
 
 #[derive(Clone, Debug)]
-pub enum Store {
+pub enum Pools {
     Sqlite(SqlitePools),
     Postgres(PgPool),
+}
+
+/// The database behind the service: its pools, and whether it can be reached.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pools: Pools,
+    reachability: Arc<Reachability>,
 }
 
 /// Runs the same code against whichever pool this store holds for that kind of
@@ -107,12 +119,12 @@ pub enum Store {
 /// types differ.
 macro_rules! with_pool {
     ($store:expr, $role:ident, $pool:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite(pools) => {
+        match &$store.pools {
+            Pools::Sqlite(pools) => {
                 let $pool = &pools.$role;
                 $body
             }
-            Store::Postgres($pool) => $body,
+            Pools::Postgres($pool) => $body,
         }
     };
 }
@@ -122,7 +134,7 @@ impl Store {
     /// unreachable server is reported at startup.
     pub async fn connect(config: &DatabaseConfig, settings: PoolSettings) -> Result<Self, StoreError> {
         let PoolSettings { max_connections, statement_timeout } = settings;
-        Ok(match config {
+        let pools = match config {
             DatabaseConfig::Sqlite(options) => {
                 // SQLite cannot interrupt a running statement from here; what can
                 // wait without bound is the wait for the write lock.
@@ -130,7 +142,7 @@ impl Store {
                 // The writer first: it creates the file and switches it to WAL.
                 let writes = pool_options(1).connect_with(options.clone()).await?;
                 let reads = pool_options(max_connections).connect_with(options).await?;
-                Self::Sqlite(SqlitePools { reads, writes })
+                Pools::Sqlite(SqlitePools { reads, writes })
             }
             DatabaseConfig::Postgres(options) => {
                 let millis = statement_timeout.as_millis().to_string();
@@ -143,9 +155,52 @@ impl Store {
                     })
                     .connect_with(options.clone())
                     .await?;
-                Self::Postgres(pool)
+                Pools::Postgres(pool)
             }
-        })
+        };
+        Ok(Self { pools, reachability: Arc::default() })
+    }
+
+    /// The pools themselves, for tests and tools that need raw access.
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// Runs `operation` unless the database is known to be unreachable, and
+    /// notices when it has become so.
+    async fn guarded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if self.reachability.is_down() {
+            return Err(StoreError::Unreachable);
+        }
+        let result = operation.await;
+        if let Err(error) = &result
+            && self.is_connection_failure(error)
+        {
+            let store = self.clone();
+            self.reachability.lost(move || {
+                let store = store.clone();
+                async move { store.ping_directly().await.is_ok() }
+            });
+        }
+        result
+    }
+
+    /// The connection broke or could not be made (as opposed to a query that
+    /// failed, a timeout under load, or a busy SQLite file). A pool timeout
+    /// counts only when the pool holds no connection at all: it could not open one.
+    fn is_connection_failure(&self, error: &StoreError) -> bool {
+        let StoreError::Unavailable(cause) = error else { return false };
+        match cause {
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            sqlx::Error::PoolTimedOut => self.pool_stats().iter().all(|&(_, open, _, _)| open == 0),
+            sqlx::Error::Database(db) => {
+                db.code().as_deref().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+            }
+            _ => false,
+        }
     }
 
     /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock while
@@ -153,9 +208,9 @@ impl Store {
     /// may take longer than a request's statement timeout, so its connection has
     /// none and is closed afterwards rather than returned to the pool.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(pools) => migrations::sqlite().run(&pools.writes).await?,
-            Store::Postgres(pool) => {
+        match &self.pools {
+            Pools::Sqlite(pools) => migrations::sqlite().run(&pools.writes).await?,
+            Pools::Postgres(pool) => {
                 let mut conn = pool.acquire().await?.detach();
                 sqlx::query(SET_TIMEOUTS).bind("0").execute(&mut conn).await?;
                 migrations::postgres().run(&mut conn).await?;
@@ -173,34 +228,38 @@ impl Store {
         ) -> (&'static str, u32, usize, u32) {
             (name, pool.size(), pool.num_idle(), pool.options().get_max_connections())
         }
-        match self {
-            Store::Sqlite(pools) => {
+        match &self.pools {
+            Pools::Sqlite(pools) => {
                 vec![stats("sqlite_reads", &pools.reads), stats("sqlite_writes", &pools.writes)]
             }
-            Store::Postgres(pool) => vec![stats("postgres", pool)],
+            Pools::Postgres(pool) => vec![stats("postgres", pool)],
         }
     }
 
     pub fn engine(&self) -> &'static str {
-        match self {
-            Store::Sqlite { .. } => "sqlite",
-            Store::Postgres(_) => "postgres",
+        match &self.pools {
+            Pools::Sqlite { .. } => "sqlite",
+            Pools::Postgres(_) => "postgres",
         }
     }
 
     /// Does the database answer right now?
     pub async fn ping(&self) -> Result<(), StoreError> {
+        self.guarded(self.ping_directly()).await
+    }
+
+    async fn ping_directly(&self) -> Result<(), StoreError> {
         with_pool!(self, reads, pool => sqlx::query(sql::PING).execute(pool).await.map(drop))?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(pools) => {
+        match &self.pools {
+            Pools::Sqlite(pools) => {
                 pools.reads.close().await;
                 pools.writes.close().await;
             }
-            Store::Postgres(pool) => pool.close().await,
+            Pools::Postgres(pool) => pool.close().await,
         }
     }
 
@@ -214,86 +273,95 @@ impl Store {
         new: &NewTask,
         max_tasks: u32,
     ) -> Result<Option<Task>, StoreError> {
-        let now = Timestamp::now();
-        let description = new.description.as_ref().map(TaskDescription::as_str);
-        let max_tasks = i64::from(max_tasks);
-        let task = match self {
-            // One statement, one round trip: the counting upsert rides in a CTE.
-            Store::Postgres(pool) => {
-                sqlx::query_as::<_, Task>(sql::CREATE_TASK_WITH_USER)
-                    .bind(writer.user_id)
-                    .bind(writer.email)
-                    .bind(now)
-                    .bind(max_tasks)
-                    .bind(new.title.as_str())
-                    .bind(description)
-                    .bind(new.completed)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            // SQLite has no data-modifying CTEs; an in-process transaction costs little.
-            Store::Sqlite(pools) => {
-                let mut tx = pools.writes.begin().await?;
-                let counted = sqlx::query(sql::COUNT_IN_USER)
-                    .bind(writer.user_id)
-                    .bind(writer.email)
-                    .bind(now)
-                    .bind(max_tasks)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if counted.is_none() {
-                    return Ok(None);
+        self.guarded(async {
+            let now = Timestamp::now();
+            let description = new.description.as_ref().map(TaskDescription::as_str);
+            let max_tasks = i64::from(max_tasks);
+            let task = match &self.pools {
+                // One statement, one round trip: the counting upsert rides in a CTE.
+                Pools::Postgres(pool) => {
+                    sqlx::query_as::<_, Task>(sql::CREATE_TASK_WITH_USER)
+                        .bind(writer.user_id)
+                        .bind(writer.email)
+                        .bind(now)
+                        .bind(max_tasks)
+                        .bind(new.title.as_str())
+                        .bind(description)
+                        .bind(new.completed)
+                        .fetch_optional(pool)
+                        .await?
                 }
-                let task = sqlx::query_as::<_, Task>(sql::INSERT_TASK)
-                    .bind(writer.user_id)
-                    .bind(new.title.as_str())
-                    .bind(description)
-                    .bind(new.completed)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Some(task)
-            }
-        };
-        Ok(task)
+                // SQLite has no data-modifying CTEs; an in-process transaction costs little.
+                Pools::Sqlite(pools) => {
+                    let mut tx = pools.writes.begin().await?;
+                    let counted = sqlx::query(sql::COUNT_IN_USER)
+                        .bind(writer.user_id)
+                        .bind(writer.email)
+                        .bind(now)
+                        .bind(max_tasks)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if counted.is_none() {
+                        return Ok(None);
+                    }
+                    let task = sqlx::query_as::<_, Task>(sql::INSERT_TASK)
+                        .bind(writer.user_id)
+                        .bind(new.title.as_str())
+                        .bind(description)
+                        .bind(new.completed)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Some(task)
+                }
+            };
+            Ok(task)
+        })
+        .await
     }
 
     pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        let task = with_pool!(self, reads, pool => {
-            sqlx::query_as::<_, Task>(sql::SELECT_TASK)
-                .bind(id.get())
-                .bind(owner)
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(task)
+        self.guarded(async {
+            let task = with_pool!(self, reads, pool => {
+                sqlx::query_as::<_, Task>(sql::SELECT_TASK)
+                    .bind(id.get())
+                    .bind(owner)
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            Ok(task)
+        })
+        .await
     }
 
     pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
-        let completed = query.status.completed();
-        let rows = with_pool!(self, reads, pool => {
-            sqlx::query_as::<_, Listed>(sql::list_tasks(query.sort, query.order))
-                .bind(owner)
-                .bind(completed)
-                .bind(query.limit.unwrap_or(i64::MAX))
-                .bind(query.offset)
-                .fetch_all(pool)
-                .await
-        })?;
-        let total = match rows.first() {
-            Some(row) => row.total,
-            None if query.offset == 0 => 0,
-            // Paged past the end: the window count came with no row to carry it.
-            None => with_pool!(self, reads, pool => {
-                sqlx::query_scalar::<_, i64>(sql::COUNT_TASKS)
+        self.guarded(async {
+            let completed = query.status.completed();
+            let rows = with_pool!(self, reads, pool => {
+                sqlx::query_as::<_, Listed>(sql::list_tasks(query.sort, query.order))
                     .bind(owner)
                     .bind(completed)
-                    .fetch_one(pool)
+                    .bind(query.limit.unwrap_or(i64::MAX))
+                    .bind(query.offset)
+                    .fetch_all(pool)
                     .await
-            })?,
-        };
-        Ok(TaskPage { tasks: rows.into_iter().map(|row| row.task).collect(), total })
+            })?;
+            let total = match rows.first() {
+                Some(row) => row.total,
+                None if query.offset == 0 => 0,
+                // Paged past the end: the window count came with no row to carry it.
+                None => with_pool!(self, reads, pool => {
+                    sqlx::query_scalar::<_, i64>(sql::COUNT_TASKS)
+                        .bind(owner)
+                        .bind(completed)
+                        .fetch_one(pool)
+                        .await
+                })?,
+            };
+            Ok(TaskPage { tasks: rows.into_iter().map(|row| row.task).collect(), total })
+        })
+        .await
     }
 
     /// Applies the present fields in one statement; an empty patch changes nothing.
@@ -303,59 +371,68 @@ impl Store {
         id: TaskId,
         patch: &TaskPatch,
     ) -> Result<Option<Task>, StoreError> {
-        if patch.is_empty() {
-            return self.get_task(owner, id).await;
-        }
-        let title = patch.title.as_ref().map(|title| title.as_str());
-        let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
-        let task = with_pool!(self, writes, pool => {
-            sqlx::query_as::<_, Task>(sql::UPDATE_TASK)
-                .bind(id.get())
-                .bind(owner)
-                .bind(title)
-                .bind(description.is_some())
-                .bind(description.flatten())
-                .bind(patch.completed)
-                .bind(Timestamp::now())
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(task)
+        self.guarded(async {
+            if patch.is_empty() {
+                return self.get_task(owner, id).await;
+            }
+            let title = patch.title.as_ref().map(|title| title.as_str());
+            let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
+            let task = with_pool!(self, writes, pool => {
+                sqlx::query_as::<_, Task>(sql::UPDATE_TASK)
+                    .bind(id.get())
+                    .bind(owner)
+                    .bind(title)
+                    .bind(description.is_some())
+                    .bind(description.flatten())
+                    .bind(patch.completed)
+                    .bind(Timestamp::now())
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            Ok(task)
+        })
+        .await
     }
 
     pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        let task = with_pool!(self, writes, pool => {
-            sqlx::query_as::<_, Task>(sql::TOGGLE_TASK)
-                .bind(id.get())
-                .bind(owner)
-                .bind(Timestamp::now())
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(task)
+        self.guarded(async {
+            let task = with_pool!(self, writes, pool => {
+                sqlx::query_as::<_, Task>(sql::TOGGLE_TASK)
+                    .bind(id.get())
+                    .bind(owner)
+                    .bind(Timestamp::now())
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            Ok(task)
+        })
+        .await
     }
 
     /// `true` if this call deleted the task (and gave its owner one back).
     pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
-        let deleted = match self {
-            Store::Postgres(pool) => sqlx::query(sql::DELETE_TASK_AND_UNCOUNT)
-                .bind(id.get())
-                .bind(owner)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Store::Sqlite(pools) => {
-                let mut tx = pools.writes.begin().await?;
-                let deleted =
-                    sqlx::query(sql::DELETE_TASK).bind(id.get()).bind(owner).execute(&mut *tx).await?;
-                if deleted.rows_affected() == 1 {
-                    sqlx::query(sql::UNCOUNT_IN_USER).bind(owner).execute(&mut *tx).await?;
+        self.guarded(async {
+            let deleted = match &self.pools {
+                Pools::Postgres(pool) => sqlx::query(sql::DELETE_TASK_AND_UNCOUNT)
+                    .bind(id.get())
+                    .bind(owner)
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+                Pools::Sqlite(pools) => {
+                    let mut tx = pools.writes.begin().await?;
+                    let deleted =
+                        sqlx::query(sql::DELETE_TASK).bind(id.get()).bind(owner).execute(&mut *tx).await?;
+                    if deleted.rows_affected() == 1 {
+                        sqlx::query(sql::UNCOUNT_IN_USER).bind(owner).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    deleted.rows_affected()
                 }
-                tx.commit().await?;
-                deleted.rows_affected()
-            }
-        };
-        Ok(deleted == 1)
+            };
+            Ok(deleted == 1)
+        })
+        .await
     }
 }
 

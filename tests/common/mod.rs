@@ -10,6 +10,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod keys;
+pub mod process;
 
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use tokio::sync::oneshot;
 use todo_api::app::App;
 use todo_api::auth::mint_hs256;
 use todo_api::config::{Config, Settings};
-use todo_api::store::Store;
+use todo_api::store::{Pools, Store};
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -109,7 +110,12 @@ pub fn settings(database_url: String) -> Settings {
 /// A fresh database, removed when dropped (even when the test panics).
 pub enum TestDb {
     Sqlite(tempfile::TempDir),
-    Postgres { admin_url: String, schema: String },
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
+    /// Managed by the test itself.
+    External,
 }
 
 impl Drop for TestDb {
@@ -200,6 +206,15 @@ pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
 /// `spawn_app` with settings adjusted by `adjust` (auth methods, limits, ...).
 pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let (url, db) = fresh_database(engine).await?;
+    Some(start(url, db, engine, adjust).await)
+}
+
+/// An app on a database the test manages itself (e.g. a PostgreSQL it restarts).
+pub async fn spawn_app_on(url: String, engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    start(url, TestDb::External, engine, adjust).await
+}
+
+async fn start(url: String, db: TestDb, engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = settings(url);
     adjust(&mut settings);
     let config = Config::from_settings(&settings).unwrap();
@@ -211,7 +226,7 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
     let server = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    Some(TestApp {
+    TestApp {
         base,
         metrics_base,
         http: http_client(),
@@ -220,14 +235,33 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
         shutdown: Some(tx),
         server: Some(server),
         _db: db,
-    })
+    }
+}
+
+/// The ids of every task in the database at `url`, read directly (no server).
+pub async fn stored_task_ids(url: &str) -> std::collections::HashSet<i64> {
+    let pool =
+        todo_api::store::PoolSettings { max_connections: 1, statement_timeout: Duration::from_secs(5) };
+    let store = Store::connect(&url.parse().unwrap(), pool).await.unwrap();
+    const SQL: &str = "SELECT id FROM tasks";
+    let ids: Vec<i64> = match store.pools() {
+        Pools::Sqlite(pools) => sqlx::query_scalar(SQL).fetch_all(&pools.reads).await.unwrap(),
+        Pools::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+    };
+    store.close().await;
+    ids.into_iter().collect()
 }
 
 /// reqwest is built without a default TLS provider (the service brings ring);
 /// tests install the same one before building a client.
 pub fn http_client() -> reqwest::Client {
+    client_builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// For clients with other settings; the provider is installed first (see `http_client`).
+pub fn client_builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+    reqwest::Client::builder()
 }
 
 pub fn token(sub: &str) -> String {
@@ -299,17 +333,17 @@ impl TestApp {
     /// `(id, email)` of every row in `users`, read straight from the app's database.
     pub async fn users(&self) -> Vec<(String, Option<String>)> {
         const SQL: &str = "SELECT id, email FROM users ORDER BY id";
-        match &self.store {
-            Store::Sqlite(pools) => sqlx::query_as(SQL).fetch_all(&pools.reads).await.unwrap(),
-            Store::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
+        match self.store.pools() {
+            Pools::Sqlite(pools) => sqlx::query_as(SQL).fetch_all(&pools.reads).await.unwrap(),
+            Pools::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
         }
     }
 
     /// Runs `sql` on the app's database behind its back (to break it on purpose).
     pub async fn execute(&self, sql: &'static str) {
-        match &self.store {
-            Store::Sqlite(pools) => sqlx::query(sql).execute(&pools.writes).await.map(drop).unwrap(),
-            Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop).unwrap(),
+        match self.store.pools() {
+            Pools::Sqlite(pools) => sqlx::query(sql).execute(&pools.writes).await.map(drop).unwrap(),
+            Pools::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop).unwrap(),
         }
     }
 
