@@ -42,17 +42,32 @@ fn string_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
     })
 }
 
-/// RFC 7519 NumericDate: a non-negative number of seconds, possibly fractional.
+/// The last second of year 9999. Later dates are not dates anyone means: they
+/// are attempts at "never expires" through overflow, and are refused.
+const LATEST_DATE: u64 = 253_402_300_799;
+
+/// RFC 7519 NumericDate: a non-negative number of seconds, possibly fractional,
+/// no later than `LATEST_DATE`.
 fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option<u64>, AuthError> {
-    match value {
-        None => Ok(None),
+    let seconds = match value {
+        None => return Ok(None),
         Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
-            (Some(whole), _) => Ok(Some(whole)),
-            (None, Some(f)) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
-            _ => Err(AuthError::MissingClaim(claim)),
+            (Some(whole), _) => whole,
+            (None, Some(f)) if f.is_finite() && (0.0..=LATEST_DATE as f64).contains(&f) => f as u64,
+            _ => return Err(AuthError::MissingClaim(claim)),
         },
-        Some(_) => Err(AuthError::MissingClaim(claim)),
+        Some(_) => return Err(AuthError::MissingClaim(claim)),
+    };
+    if seconds > LATEST_DATE {
+        return Err(AuthError::MissingClaim(claim));
     }
+    Ok(Some(seconds))
+}
+
+/// A subject is a user id: non-empty and free of control characters, which no
+/// auth server issues and which PostgreSQL cannot even store (NUL).
+fn valid_subject(sub: &str) -> bool {
+    !sub.is_empty() && !sub.chars().any(char::is_control)
 }
 
 impl ClaimRules {
@@ -94,7 +109,7 @@ impl ClaimRules {
             return Err(AuthError::WrongAudience);
         }
         match claims.sub {
-            Some(sub) if !sub.is_empty() => {
+            Some(sub) if valid_subject(&sub) => {
                 Ok((AuthUser { id: sub, email: claims.email }, exp.saturating_add(self.leeway)))
             }
             _ => Err(AuthError::MissingClaim("sub")),
@@ -174,6 +189,11 @@ mod tests {
         assert_eq!(check(r#"{"sub":"u","exp":-5}"#), Err(AuthError::MissingClaim("exp")));
         assert_eq!(check(r#"{"sub":"u","exp":1800000600,"nbf":true}"#), Err(AuthError::MissingClaim("nbf")));
         assert_eq!(check(r#"{"sub":"u","exp":1800000600,"iat":"now"}"#), Err(AuthError::MissingClaim("iat")));
+        assert_eq!(check(r#"{"sub":"u","exp":18446744073709551616}"#), Err(AuthError::MissingClaim("exp")));
+        assert_eq!(check(r#"{"sub":"u","exp":253402300800}"#), Err(AuthError::MissingClaim("exp")));
+        assert_eq!(check(r#"{"sub":"u","exp":1e20}"#), Err(AuthError::MissingClaim("exp")));
+        assert_eq!(check(r#"{"sub":"u\u0000","exp":1800000600}"#), Err(AuthError::MissingClaim("sub")));
+        assert_eq!(check(r#"{"sub":"u\n","exp":1800000600}"#), Err(AuthError::MissingClaim("sub")));
         assert_eq!(check(r#"{"sub":"u","exp":1800000600,"iat":1800009999}"#), Err(AuthError::NotYetValid));
         assert_eq!(check(r#"{"sub":"u","sub":"v","exp":1800000600}"#), Err(AuthError::Malformed));
         assert_eq!(check(r#"[1]"#), Err(AuthError::Malformed));

@@ -77,6 +77,10 @@ impl FieldError {
         )
     }
 
+    pub fn duplicate_key() -> Self {
+        Self::new("json_invalid", Location::BodyRoot, "JSON decode error: an object has the same key twice")
+    }
+
     pub fn invalid_json() -> Self {
         Self::new("json_invalid", Location::BodyRoot, "JSON decode error")
     }

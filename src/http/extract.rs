@@ -6,6 +6,8 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::error::Category;
 use serde_json::{Map, Value};
 
 use super::{ApiError, AppState};
@@ -85,10 +87,78 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             return Err(ApiError::Validation(vec![FieldError::missing(crate::domain::Location::BodyRoot)]));
         }
         match serde_json::from_slice(&bytes) {
-            Ok(Value::Object(map)) => Ok(Self(map)),
-            Ok(_) => Err(ApiError::Validation(vec![FieldError::not_an_object()])),
+            Ok(Body::Object(map)) => Ok(Self(map)),
+            Ok(Body::NotAnObject) => Err(ApiError::Validation(vec![FieldError::not_an_object()])),
+            // The only data error `Body` raises: a repeated key.
+            Err(error) if error.classify() == Category::Data => {
+                Err(ApiError::Validation(vec![FieldError::duplicate_key()]))
+            }
             Err(_) => Err(ApiError::Validation(vec![FieldError::invalid_json()])),
         }
+    }
+}
+
+/// A body's top level, with a repeated key refused rather than resolved (serde
+/// keeps the last one): if a proxy in front judged the first `title` and this
+/// service stored the last, the two would disagree about what was sent.
+enum Body {
+    Object(Map<String, Value>),
+    NotAnObject,
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BodyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Body, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            let value = entries.next_value::<Value>()?;
+            if object.insert(key, value).is_some() {
+                return Err(A::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Body::Object(object))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Body, A::Error> {
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Body::NotAnObject)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Body, E> {
+        Ok(Body::NotAnObject)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Body, E> {
+        Ok(Body::NotAnObject)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Body, E> {
+        Ok(Body::NotAnObject)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Body, E> {
+        Ok(Body::NotAnObject)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Body, E> {
+        Ok(Body::NotAnObject)
+    }
+
+    fn visit_unit<E>(self) -> Result<Body, E> {
+        Ok(Body::NotAnObject)
     }
 }
 
