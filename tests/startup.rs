@@ -49,7 +49,7 @@ fn short_or_empty_secrets_are_refused_without_echoing_them() {
 #[test]
 fn bad_settings_each_stop_startup_with_one_line() {
     let secret = ("BETTER_AUTH_SECRET", SECRET);
-    let cases: [(&[(&str, &str)], &str); 14] = [
+    let cases: [(&[(&str, &str)], &str); 19] = [
         (&[("LOG_FORMAT", "xml")], "--log-format"),
         (&[("METRICS_ADDR", "localhost")], "--metrics-addr"),
         (&[("BETTER_AUTH_URL", "localhost:3000")], "BETTER_AUTH_URL must be an http(s) URL"),
@@ -67,6 +67,11 @@ fn bad_settings_each_stop_startup_with_one_line() {
         (&[("JWT_LEEWAY_SECONDS", "61")], "--jwt-leeway-seconds"),
         (&[("DATABASE_MAX_CONNECTIONS", "0")], "--database-max-connections"),
         (&[("CORS_ORIGINS", "http://localhost:3000,*")], "CORS_ORIGINS entry \"*\""),
+        (&[("MAX_TASKS_PER_USER", "0")], "--max-tasks-per-user"),
+        (&[("REQUEST_TIMEOUT_SECONDS", "0")], "--request-timeout-seconds"),
+        (&[("DATABASE_STATEMENT_TIMEOUT_SECONDS", "forever")], "--database-statement-timeout-seconds"),
+        (&[("MAX_CONNECTIONS", "-1")], "--max-connections"),
+        (&[("HEADER_TIMEOUT_SECONDS", "0")], "--header-timeout-seconds"),
     ];
     for (env, expected) in cases {
         let mut env = env.to_vec();
@@ -82,20 +87,26 @@ fn help_documents_every_setting_and_hides_secret_values() {
     let output = run(&["--help"], &[("BETTER_AUTH_SECRET", SECRET), ("DATABASE_URL", "postgres://u:pw@h/d")]);
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for name in [
-        "HOST",
-        "PORT",
-        "DATABASE_URL",
-        "DATABASE_MAX_CONNECTIONS",
-        "BETTER_AUTH_SECRET",
-        "JWT_LEEWAY_SECONDS",
-        "CORS_ORIGINS",
-        "LOG_LEVEL",
-        "serve",
-        "migrate",
-        "token",
-    ] {
-        assert!(help.contains(name), "{name} missing from --help");
+    // Every setting the README's table lists, by variable and by flag: docs and CLI agree.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rows: Vec<(&str, &str)> = readme
+        .lines()
+        .filter_map(|line| {
+            let mut cells = line.split('|').map(|cell| cell.trim().trim_matches('`'));
+            let (_, variable, flag) = (cells.next()?, cells.next()?, cells.next()?);
+            let is_variable =
+                !variable.is_empty() && variable.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            (is_variable && flag.starts_with("--")).then_some((variable, flag))
+        })
+        .collect();
+    let settings = include_str!("../src/config.rs").matches("env = \"").count();
+    assert_eq!(rows.len(), settings, "the README's settings table lists every setting: {rows:?}");
+    for (variable, flag) in rows {
+        assert!(help.contains(&format!("[env: {variable}")), "{variable} missing from --help");
+        assert!(help.contains(&format!("{flag} <")), "{flag} missing from --help");
+    }
+    for command in ["serve", "migrate", "token", "check", "openapi"] {
+        assert!(help.contains(command), "{command} missing from --help");
     }
     assert!(!help.contains(SECRET) && !help.contains(":pw@"), "{help}");
     assert!(run(&["serve", "--help"], &[]).stdout.windows(5).any(|w| w == b"--dev"));

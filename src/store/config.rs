@@ -1,13 +1,9 @@
 //! `DATABASE_URL` → the engine and its connection options.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-
-/// How long a SQLite writer waits for the write lock before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub enum DatabaseConfig {
@@ -35,8 +31,8 @@ impl FromStr for DatabaseConfig {
                 .journal_mode(SqliteJournalMode::Wal)
                 // With WAL, NORMAL loses nothing on a process crash (only on power loss).
                 .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                // The busy timeout is the statement timeout (see `Store::connect`).
+                .foreign_keys(true);
             Ok(Self::Sqlite(options))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(&without_channel_binding(url))
