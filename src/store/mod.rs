@@ -54,6 +54,44 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("no answer from {0} within {secs} s", secs = STARTUP_WAIT.as_secs())]
+    NoAnswer(String),
+}
+
+/// How long startup waits for a PostgreSQL that is not accepting connections
+/// yet (it may be starting alongside us) before giving up.
+const STARTUP_WAIT: Duration = Duration::from_secs(5);
+
+/// Startup's first connection, made directly rather than through the pool so
+/// that a failure names its cause ("Connection refused", "password
+/// authentication failed") instead of the pool's "timed out". Refusals and
+/// "starting up" are retried until `STARTUP_WAIT`; a host that never answers
+/// is given up on then too.
+async fn first_contact(options: &sqlx::postgres::PgConnectOptions) -> Result<(), StoreError> {
+    use sqlx::ConnectOptions;
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        let attempt = tokio::time::timeout_at(deadline, options.connect()).await;
+        let error = match attempt {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+                return Ok(());
+            }
+            Ok(Err(error)) => error,
+            Err(_elapsed) => {
+                return Err(StoreError::NoAnswer(format!("{}:{}", options.get_host(), options.get_port())));
+            }
+        };
+        let retryable = match &error {
+            sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+            sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
+            _ => false,
+        };
+        if !retryable || tokio::time::Instant::now() + Duration::from_millis(250) >= deadline {
+            return Err(error.into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -145,6 +183,7 @@ impl Store {
                 Pools::Sqlite(SqlitePools { reads, writes })
             }
             DatabaseConfig::Postgres(options) => {
+                first_contact(options).await?;
                 let millis = statement_timeout.as_millis().to_string();
                 let pool = pool_options(max_connections)
                     .after_connect(move |conn, _| {
