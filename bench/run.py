@@ -155,8 +155,13 @@ def fresh_pg_db(pg, name):
 SEEDED = USERS * PER_USER
 
 
-def reset_pg(url):
-    return lambda: psql(url, f"DELETE FROM tasks WHERE id > {SEEDED}")
+# todo-api keeps each owner's task count (for MAX_TASKS_PER_USER) on its users row; rows
+# deleted behind its back must be uncounted too, or the counts creep up to the quota.
+RECOUNT = "UPDATE users SET task_count = (SELECT COUNT(*) FROM tasks WHERE tasks.user_id = users.id)"
+
+
+def reset_pg(url, recount=True):
+    return lambda: psql(url, f"DELETE FROM tasks WHERE id > {SEEDED}" + (f"; {RECOUNT}" if recount else ""))
 
 
 def reset_sqlite(path):
@@ -164,6 +169,7 @@ def reset_sqlite(path):
         import sqlite3
         db = sqlite3.connect(path, timeout=30)
         db.execute(f"DELETE FROM tasks WHERE id > {SEEDED}")
+        db.execute(RECOUNT)
         db.commit()
         db.close()
     return run
@@ -185,11 +191,11 @@ PGBENCH = {
                      "description = CASE WHEN true THEN 'updated' ELSE description END, "
                      "completed = COALESCE(NULL::boolean, completed), updated_at = now() "
                      f"WHERE id = :id AND user_id = :uid RETURNING {COLS};\n",
-    "create": PICK + "WITH owner AS (INSERT INTO users (id, email, created_at) VALUES (:uid, NULL, now()) "
-                     "ON CONFLICT (id) DO UPDATE SET email = excluded.email "
-                     "WHERE excluded.email IS NOT NULL AND users.email IS DISTINCT FROM excluded.email) "
+    "create": PICK + "WITH owner AS (INSERT INTO users (id, email, created_at, task_count) VALUES (:uid, NULL, now(), 1) "
+                     "ON CONFLICT (id) DO UPDATE SET task_count = users.task_count + 1, "
+                     "email = COALESCE(excluded.email, users.email) WHERE users.task_count < 10000 RETURNING id) "
                      "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) "
-                     "VALUES (:uid, 'created by pgbench', 'by load', false, now(), now()) "
+                     "SELECT id, 'created by pgbench', 'by load', false, now(), now() FROM owner "
                      f"RETURNING {COLS};\n",
 }
 MIX = {"get": 50, "list": 20, "toggle": 15, "create": 10, "update": 5}
@@ -350,7 +356,7 @@ def main():
                                           "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
                               {"DATABASE_URL": ref_url.replace("postgres://", "postgresql+psycopg://"),
                                "BETTER_AUTH_SECRET": SECRET}, port, health="/docs",
-                              cwd=os.path.join(SHARED, "reference", "fastapi"), reset=reset_pg(ref_url))
+                              cwd=os.path.join(SHARED, "reference", "fastapi"), reset=reset_pg(ref_url, recount=False))
 
             # One worker first: two would race to create the tables on a fresh database.
             ref = start_ref(workers=1)
