@@ -18,7 +18,7 @@ use todo_api::auth::{ClaimRules, Verifier};
 use todo_api::config::{Cli, Config};
 use todo_api::domain::{NewTask, Task, TaskPatch, Timestamp};
 use todo_api::http::extract::{JsonObject, Owner, TaskRef};
-use todo_api::http::{ApiError, AppState, ConnectionLimits, X_TOTAL_COUNT, serve, with_layers};
+use todo_api::http::{ApiError, AppState, X_TOTAL_COUNT, serve, with_layers};
 use todo_api::store::{PoolSettings, Store};
 
 fn task(owner: &Owner, id: i64) -> Task {
@@ -79,6 +79,5 @@ async fn main() {
         .with_state(state);
     let service = with_layers(router, vec![HeaderValue::from_static("http://localhost:3000")]);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let limits = ConnectionLimits::from(config.limits);
-    serve(listener, service, limits, std::future::pending(), Duration::ZERO).await;
+    serve(listener, service, config.limits, std::future::pending(), Duration::ZERO).await;
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{JwksCache, JwksError, JwksSource, Verifier};
 use crate::config::{AuthConfig, Config};
-use crate::http::{self, AppState, ConnectionLimits};
+use crate::http::{self, AppState};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -87,9 +87,8 @@ impl App {
             }));
         }
         let service = http::service(self.state, config.cors_origins.clone(), config.metrics_addr.is_none());
-        let limits = ConnectionLimits::from(config.limits);
         let grace = config.shutdown_grace;
-        if !http::serve(self.listener, service, limits, shutdown, grace).await {
+        if !http::serve(self.listener, service, config.limits, shutdown, grace).await {
             tracing::warn!(
                 grace_secs = grace.as_secs(),
                 "requests still in flight after the grace period; stopping anyway"

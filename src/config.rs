@@ -231,8 +231,14 @@ pub struct Config {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_tasks_per_user: u32,
+    /// Headers to response, reading the body included.
     pub request_timeout: Duration,
+    /// Connections served at once. The next one is not accepted until one
+    /// closes: it waits in the kernel's listen queue (back-pressure), and the
+    /// requests on open connections keep their latency.
     pub max_connections: usize,
+    /// Time to receive a request's headers, counted from when the connection
+    /// is ready for the next request, so idle keep-alive counts too.
     pub header_timeout: Duration,
 }
 

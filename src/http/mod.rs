@@ -33,7 +33,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
 pub use observe::X_REQUEST_ID;
-pub use serve::{ConnectionLimits, serve};
+pub use serve::serve;
 pub use tasks::X_TOTAL_COUNT;
 
 use crate::auth::Verifier;

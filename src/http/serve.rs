@@ -23,30 +23,13 @@ use tower::ServiceExt;
 use crate::config::Limits;
 use crate::telemetry::metrics;
 
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
-    /// Connections served at once. The next one is not accepted until one
-    /// closes: it waits in the kernel's listen queue (back-pressure), and the
-    /// requests on open connections keep their latency.
-    pub max_connections: usize,
-    /// Time to receive a request's headers, counted from when the connection
-    /// is ready for the next request, so idle keep-alive counts too.
-    pub header_timeout: Duration,
-}
-
-impl From<Limits> for ConnectionLimits {
-    fn from(limits: Limits) -> Self {
-        Self { max_connections: limits.max_connections, header_timeout: limits.header_timeout }
-    }
-}
-
 /// Serves `service` on `listener` until `shutdown` completes, then stops
 /// accepting and waits up to `grace` for open requests to finish. Returns
-/// whether they all did.
+/// whether they all did. Uses `limits.max_connections` and `limits.header_timeout`.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
-    limits: ConnectionLimits,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> bool

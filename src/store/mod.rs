@@ -362,14 +362,13 @@ impl Store {
 
     pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
         self.guarded(async {
-            let task = with_pool!(self, reads, pool => {
+            Ok(with_pool!(self, reads, pool => {
                 sqlx::query_as::<_, Task>(sql::SELECT_TASK)
                     .bind(id.get())
                     .bind(owner)
                     .fetch_optional(pool)
                     .await
-            })?;
-            Ok(task)
+            })?)
         })
         .await
     }
@@ -416,7 +415,7 @@ impl Store {
             }
             let title = patch.title.as_ref().map(|title| title.as_str());
             let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
-            let task = with_pool!(self, writes, pool => {
+            Ok(with_pool!(self, writes, pool => {
                 sqlx::query_as::<_, Task>(sql::UPDATE_TASK)
                     .bind(id.get())
                     .bind(owner)
@@ -427,23 +426,21 @@ impl Store {
                     .bind(Timestamp::now())
                     .fetch_optional(pool)
                     .await
-            })?;
-            Ok(task)
+            })?)
         })
         .await
     }
 
     pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
         self.guarded(async {
-            let task = with_pool!(self, writes, pool => {
+            Ok(with_pool!(self, writes, pool => {
                 sqlx::query_as::<_, Task>(sql::TOGGLE_TASK)
                     .bind(id.get())
                     .bind(owner)
                     .bind(Timestamp::now())
                     .fetch_optional(pool)
                     .await
-            })?;
-            Ok(task)
+            })?)
         })
         .await
     }
