@@ -33,8 +33,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let store = Store::connect(&config.database, config.pool_settings()).await?;
-        store.migrate().await?;
+        let store = Store::connect_migrated(&config.database, config.pool_settings()).await?;
         let (verifier, background) = verifier(&config.auth).await?;
         let listener = TcpListener::bind(config.listen)
             .await

@@ -335,18 +335,7 @@ impl Config {
     /// The database location for logs: engine, host, port, user and database,
     /// never the password or query parameters.
     pub fn database_display(&self) -> String {
-        match &self.database {
-            DatabaseConfig::Sqlite(options) => {
-                format!("sqlite:{}", options.get_filename().display())
-            }
-            DatabaseConfig::Postgres(options) => format!(
-                "postgres://{}@{}:{}/{}",
-                options.get_username(),
-                options.get_host(),
-                options.get_port(),
-                options.get_database().unwrap_or("")
-            ),
-        }
+        self.database.display()
     }
 }
 

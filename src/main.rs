@@ -96,10 +96,11 @@ fn print_dev_banner(addr: std::net::SocketAddr, secret: &[u8]) {
 async fn migrate(config: Config) -> ExitCode {
     telemetry::init(&config.log_level, config.log_format);
     let result = async {
-        let store =
-            Store::connect(&config.database, PoolSettings { max_connections: 1, ..config.pool_settings() })
-                .await?;
-        store.migrate().await?;
+        let store = Store::connect_migrated(
+            &config.database,
+            PoolSettings { max_connections: 1, ..config.pool_settings() },
+        )
+        .await?;
         store.close().await;
         Ok::<_, todo_api::store::StoreError>(())
     }

@@ -8,45 +8,31 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::direct::Direct;
 use common::{Engine, TestApp, raw_http, spawn_app_with, token};
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::json;
-use todo_api::store::Pools;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const QUOTA_DETAIL: &str = "Task limit reached: a user can have at most 3 tasks; delete some to create more";
 
 /// A write lock on the tasks table held from outside the app, until released.
-enum HeldLock {
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-}
+struct HeldLock(Direct);
 
 impl HeldLock {
     async fn take(app: &TestApp) -> Self {
-        match app.store.pools() {
-            Pools::Postgres(pool) => {
-                let mut tx = pool.begin().await.unwrap();
-                sqlx::query("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
-                HeldLock::Postgres(tx)
-            }
-            Pools::Sqlite(pools) => {
-                let mut conn = pools.reads.acquire().await.unwrap();
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.unwrap();
-                HeldLock::Sqlite(conn)
-            }
+        let direct = app.direct().await;
+        match &direct {
+            Direct::Postgres(_) => direct.execute("BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE").await,
+            Direct::Sqlite(_) => direct.execute("BEGIN IMMEDIATE").await,
         }
+        HeldLock(direct)
     }
 
     async fn release(self) {
-        match self {
-            HeldLock::Postgres(tx) => tx.rollback().await.unwrap(),
-            HeldLock::Sqlite(mut conn) => {
-                sqlx::query("ROLLBACK").execute(&mut *conn).await.map(drop).unwrap()
-            }
-        }
+        self.0.execute("ROLLBACK").await
     }
 }
 

@@ -265,8 +265,8 @@ fn parse_key_set(bytes: &[u8]) -> Result<KeySet, JwksError> {
     if set.len() == 0 { Err(JwksError::NoUsableKeys) } else { Ok(set) }
 }
 
-/// The one HTTP client stack: reqwest on rustls with ring, the provider sqlx's
-/// TLS already uses (no second crypto library in the build).
+/// The one HTTP client stack: reqwest on rustls with ring, the provider the
+/// PostgreSQL TLS uses too (no second crypto library in the build).
 fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()

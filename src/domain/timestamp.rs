@@ -6,11 +6,6 @@
 //! stores the same fixed-width text, which sorts chronologically as plain text.
 
 use serde::{Serialize, Serializer};
-use sqlx::encode::IsNull;
-use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
-use sqlx::{Decode, Encode, Type};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`
@@ -26,7 +21,8 @@ impl Timestamp {
         Self::from_datetime(OffsetDateTime::now_utc())
     }
 
-    fn from_datetime(at: OffsetDateTime) -> Self {
+    /// Truncated to whole microseconds, in UTC.
+    pub fn from_datetime(at: OffsetDateTime) -> Self {
         let at = at.to_offset(UtcOffset::UTC);
         let micros = at.microsecond();
         Self(at.replace_nanosecond(micros * 1_000).expect("whole microseconds are valid"))
@@ -55,14 +51,19 @@ impl Timestamp {
             (b'-', b'-', b'T', b':', b':', b'.', b'Z');
     }
 
-    fn to_text(self) -> String {
+    pub fn as_datetime(self) -> OffsetDateTime {
+        self.0
+    }
+
+    /// The fixed-width text form, as SQLite stores it.
+    pub fn to_text(self) -> String {
         let mut out = [0; TEXT_LEN];
         self.write_text(&mut out);
         String::from_utf8(out.to_vec()).expect("ASCII digits and separators")
     }
 
     /// Parses exactly the layout `write_text` produces.
-    fn parse_text(text: &str) -> Result<Self, TimestampError> {
+    pub fn parse_text(text: &str) -> Result<Self, TimestampError> {
         let bytes = text.as_bytes();
         let layout_ok = bytes.len() == TEXT_LEN
             && [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')]
@@ -106,43 +107,6 @@ impl Serialize for Timestamp {
         let mut out = [0; TEXT_LEN];
         self.write_text(&mut out);
         serializer.serialize_str(std::str::from_utf8(&out).expect("ASCII digits and separators"))
-    }
-}
-
-impl Type<Sqlite> for Timestamp {
-    fn type_info() -> SqliteTypeInfo {
-        <str as Type<Sqlite>>::type_info()
-    }
-}
-
-impl Encode<'_, Sqlite> for Timestamp {
-    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
-        <String as Encode<Sqlite>>::encode(self.to_text(), buf)
-    }
-}
-
-impl<'r> Decode<'r, Sqlite> for Timestamp {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        let text = <&str as Decode<Sqlite>>::decode(value)?;
-        Ok(Self::parse_text(text)?)
-    }
-}
-
-impl Type<Postgres> for Timestamp {
-    fn type_info() -> PgTypeInfo {
-        <OffsetDateTime as Type<Postgres>>::type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for Timestamp {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <OffsetDateTime as Encode<Postgres>>::encode_by_ref(&self.0, buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for Timestamp {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        <OffsetDateTime as Decode<Postgres>>::decode(value).map(Self::from_datetime)
     }
 }
 

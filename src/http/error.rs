@@ -64,7 +64,7 @@ impl From<AuthError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(_) | StoreError::Unreachable => Self::Unavailable(error),
+            error if error.is_transient() => Self::Unavailable(error),
             _ => Self::Internal(error),
         }
     }

@@ -66,7 +66,8 @@ pub async fn observe(matched: Option<MatchedPath>, request: Request, next: Next)
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text. Pool gauges are read now.
 pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
-    metrics().set_pools(&state.store.pool_stats());
+    let pools: Vec<_> = state.store.pool_stats().iter().map(|p| (p.name, p.open, p.idle, p.max)).collect();
+    metrics().set_pools(&pools);
     let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     ([(CONTENT_TYPE, content_type)], metrics().render()).into_response()
 }

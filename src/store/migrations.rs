@@ -1,45 +1,51 @@
 //! Versioned schema migrations, embedded in the binary and applied at startup
-//! (and by `todo-api migrate`). sqlx's `migrate!` macro would embed them too,
-//! but it needs sqlx's proc-macro crates and a second build of both drivers;
-//! listing the files here costs nothing and keeps cold builds lean.
+//! (and by `todo-api migrate`) by refinery, on either engine.
+//!
+//! Databases made by the sqlx-era releases recorded their migrations in
+//! `_sqlx_migrations`. Opened by this release, the versions found there are
+//! recorded as applied in refinery's table without running them again
+//! (refinery's "fake" target), and the rest run as usual: an upgrade in place.
 
-use std::borrow::Cow;
+use refinery::{Migration, Runner, Target};
 
-use sqlx::SqlSafeStr;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use super::StoreError;
 
-type Source = (i64, &'static str, &'static str);
+type Source = (&'static str, &'static str);
 
 const SQLITE: &[Source] = &[
-    (1, "create users and tasks", include_str!("../../migrations/sqlite/0001_create_users_and_tasks.sql")),
-    (2, "count tasks per user", include_str!("../../migrations/sqlite/0002_count_tasks_per_user.sql")),
+    ("V1__create_users_and_tasks", include_str!("../../migrations/sqlite/0001_create_users_and_tasks.sql")),
+    ("V2__count_tasks_per_user", include_str!("../../migrations/sqlite/0002_count_tasks_per_user.sql")),
 ];
 
 const POSTGRES: &[Source] = &[
-    (1, "create users and tasks", include_str!("../../migrations/postgres/0001_create_users_and_tasks.sql")),
-    (2, "count tasks per user", include_str!("../../migrations/postgres/0002_count_tasks_per_user.sql")),
+    ("V1__create_users_and_tasks", include_str!("../../migrations/postgres/0001_create_users_and_tasks.sql")),
+    ("V2__count_tasks_per_user", include_str!("../../migrations/postgres/0002_count_tasks_per_user.sql")),
 ];
 
-fn migrator(sources: &[Source]) -> Migrator {
-    let migrations = sources
+/// The highest version a sqlx-era release applied, if this database has one.
+pub const SQLX_ERA_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+
+fn runner(sources: &[Source]) -> Runner {
+    let migrations: Vec<Migration> = sources
         .iter()
-        .map(|&(version, description, sql)| {
-            Migration::new(
-                version,
-                Cow::Borrowed(description),
-                MigrationType::Simple,
-                sql.into_sql_str(),
-                false,
-            )
-        })
+        .map(|&(name, sql)| Migration::unapplied(name, sql).expect("embedded migration names are valid"))
         .collect();
-    Migrator::with_migrations(migrations)
+    Runner::new(&migrations)
 }
 
-pub fn sqlite() -> Migrator {
-    migrator(SQLITE)
+pub fn sqlite() -> Runner {
+    runner(SQLITE)
 }
 
-pub fn postgres() -> Migrator {
-    migrator(POSTGRES)
+pub fn postgres() -> Runner {
+    runner(POSTGRES)
+}
+
+/// Records versions up to `version` as applied without running them.
+pub fn adopt(runner: Runner, version: i64) -> Runner {
+    runner.set_target(Target::FakeVersion(version as i32))
+}
+
+pub fn failed(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Migrate(Box::new(error))
 }

@@ -1,5 +1,5 @@
-//! The SQL the service runs. One text serves both engines: SQLite accepts
-//! PostgreSQL's numbered `$N` parameters (sqlx binds them by number), and every
+//! The SQL the service runs. One text serves both engines: PostgreSQL's
+//! numbered `$N` parameters become SQLite's `?N` (see `for_sqlite`), and every
 //! construct here (`RETURNING`, `ON CONFLICT ... DO UPDATE`, `IS DISTINCT FROM`,
 //! window functions) means the same on both. Every statement that touches a task
 //! is scoped by `user_id`, so no query can reach another owner's row.
@@ -91,17 +91,30 @@ macro_rules! list_tasks {
 }
 
 /// The page of tasks plus, in the same statement, how many match the filter.
-/// SQL text must be static, so each ordering is its own statement; ties are
-/// broken by id so pages never overlap or skip.
-pub fn list_tasks(sort: SortKey, order: SortOrder) -> &'static str {
-    match (sort, order) {
-        (SortKey::Created, SortOrder::Asc) => list_tasks!("created_at ASC, id ASC"),
-        (SortKey::Created, SortOrder::Desc) => list_tasks!("created_at DESC, id DESC"),
-        (SortKey::Updated, SortOrder::Asc) => list_tasks!("updated_at ASC, id ASC"),
-        (SortKey::Updated, SortOrder::Desc) => list_tasks!("updated_at DESC, id DESC"),
-        (SortKey::Title, SortOrder::Asc) => list_tasks!("title ASC, id ASC"),
-        (SortKey::Title, SortOrder::Desc) => list_tasks!("title DESC, id DESC"),
-    }
+/// SQL text must be static, so each ordering is its own statement (indexed by
+/// `list_index`); ties are broken by id so pages never overlap or skip.
+pub const LIST_TASKS: [&str; 6] = [
+    list_tasks!("created_at ASC, id ASC"),
+    list_tasks!("created_at DESC, id DESC"),
+    list_tasks!("updated_at ASC, id ASC"),
+    list_tasks!("updated_at DESC, id DESC"),
+    list_tasks!("title ASC, id ASC"),
+    list_tasks!("title DESC, id DESC"),
+];
+
+pub fn list_index(sort: SortKey, order: SortOrder) -> usize {
+    let key = match sort {
+        SortKey::Created => 0,
+        SortKey::Updated => 2,
+        SortKey::Title => 4,
+    };
+    key + usize::from(order == SortOrder::Desc)
 }
 
 pub const PING: &str = "SELECT 1";
+
+/// SQLite reads `$1` as a parameter *named* "$1", numbered by first
+/// appearance; `?1` is numbered as written, which is what `$1` means here.
+pub fn for_sqlite(sql: &str) -> String {
+    sql.replace('$', "?")
+}

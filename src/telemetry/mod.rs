@@ -12,6 +12,18 @@ use tracing_subscriber::EnvFilter;
 
 pub use metrics::{Metrics, metrics};
 
+/// A bare level is this service's level; the libraries below it stay at
+/// `info` at most (tokio-postgres and rustls log every message at `debug`),
+/// and refinery's step-by-step migration lines at `warn`. Directives
+/// (`todo_api=debug,tokio_postgres=trace`) are taken as written.
+fn directives(log_level: &str) -> String {
+    match log_level.trim() {
+        level @ ("debug" | "trace") => format!("info,todo_api={level},refinery_core=warn"),
+        "info" => "info,refinery_core=warn".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -22,7 +34,7 @@ pub enum LogFormat {
 
 /// Installs the global subscriber; a second call (as in tests) is a no-op.
 pub fn init(log_level: &str, format: LogFormat) {
-    let filter = EnvFilter::try_new(log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(directives(log_level)).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),

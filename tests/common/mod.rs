@@ -9,6 +9,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod direct;
 pub mod keys;
 pub mod process;
 
@@ -17,14 +18,14 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
-use sqlx::postgres::PgConnection;
 use tokio::sync::oneshot;
 
 use todo_api::app::App;
 use todo_api::auth::mint_hs256;
 use todo_api::config::{Config, Settings};
-use todo_api::store::{Pools, Store};
+use todo_api::store::Store;
+
+use direct::{Direct, pg_client};
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -125,8 +126,8 @@ impl Drop for TestDb {
             // Drop cannot await; a short-lived runtime on its own thread can.
             let _ = std::thread::spawn(move || {
                 tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-                    if let Ok(mut conn) = PgConnection::connect(&url).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    if let Ok(client) = pg_client(&url).await {
+                        let _ = client.batch_execute(&sql).await;
                     }
                 })
             })
@@ -165,19 +166,16 @@ pub async fn fresh_database(engine: Engine) -> Option<(String, TestDb)> {
         }
         Engine::Postgres => {
             let admin_url = postgres_url()?;
-            let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            let client = pg_client(&admin_url).await.unwrap_or_else(|e| {
                 panic!(
                     "PostgreSQL is not reachable at TEST_DATABASE_URL ({e}). Start it, point \
                      TEST_DATABASE_URL at one, or set TODO_API_SKIP_POSTGRES=1 to skip (not in CI)."
                 )
             });
             let schema = format!("todo_test_{}", uuid_like());
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
             let separator = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{separator}options[search_path]={schema}");
+            let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
             Some((url, TestDb::Postgres { admin_url, schema }))
         }
     }
@@ -194,6 +192,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub store: Store,
     pub engine: Engine,
+    /// The app's own `DATABASE_URL`, for the test's direct connections.
+    pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _db: TestDb,
@@ -214,11 +214,17 @@ pub async fn spawn_app_on(url: String, engine: Engine, adjust: impl FnOnce(&mut 
     start(url, TestDb::External, engine, adjust).await
 }
 
+/// An app on a fresh database the test has already filled (see `fresh_database`).
+pub async fn spawn_app_on_fresh(url: String, db: TestDb, engine: Engine) -> TestApp {
+    start(url, db, engine, |_| {}).await
+}
+
 async fn start(url: String, db: TestDb, engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = settings(url);
     adjust(&mut settings);
     let config = Config::from_settings(&settings).unwrap();
     let app = App::build(config).await.expect("the app starts");
+    let url = settings.database_url.clone();
     let base = format!("http://{}", app.local_addr());
     let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
     let store = app.store().clone();
@@ -232,6 +238,7 @@ async fn start(url: String, db: TestDb, engine: Engine, adjust: impl FnOnce(&mut
         http: http_client(),
         store,
         engine,
+        database_url: url,
         shutdown: Some(tx),
         server: Some(server),
         _db: db,
@@ -240,16 +247,7 @@ async fn start(url: String, db: TestDb, engine: Engine, adjust: impl FnOnce(&mut
 
 /// The ids of every task in the database at `url`, read directly (no server).
 pub async fn stored_task_ids(url: &str) -> std::collections::HashSet<i64> {
-    let pool =
-        todo_api::store::PoolSettings { max_connections: 1, statement_timeout: Duration::from_secs(5) };
-    let store = Store::connect(&url.parse().unwrap(), pool).await.unwrap();
-    const SQL: &str = "SELECT id FROM tasks";
-    let ids: Vec<i64> = match store.pools() {
-        Pools::Sqlite(pools) => sqlx::query_scalar(SQL).fetch_all(&pools.reads).await.unwrap(),
-        Pools::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
-    };
-    store.close().await;
-    ids.into_iter().collect()
+    Direct::open(url).await.ids("SELECT id FROM tasks").await.into_iter().collect()
 }
 
 /// reqwest is built without a default TLS provider (the service brings ring);
@@ -332,19 +330,17 @@ impl TestApp {
 
     /// `(id, email)` of every row in `users`, read straight from the app's database.
     pub async fn users(&self) -> Vec<(String, Option<String>)> {
-        const SQL: &str = "SELECT id, email FROM users ORDER BY id";
-        match self.store.pools() {
-            Pools::Sqlite(pools) => sqlx::query_as(SQL).fetch_all(&pools.reads).await.unwrap(),
-            Pools::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
-        }
+        self.direct().await.pairs("SELECT id, email FROM users ORDER BY id").await
     }
 
     /// Runs `sql` on the app's database behind its back (to break it on purpose).
     pub async fn execute(&self, sql: &'static str) {
-        match self.store.pools() {
-            Pools::Sqlite(pools) => sqlx::query(sql).execute(&pools.writes).await.map(drop).unwrap(),
-            Pools::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop).unwrap(),
-        }
+        self.direct().await.execute(sql).await
+    }
+
+    /// A connection of the test's own to the app's database.
+    pub async fn direct(&self) -> Direct {
+        Direct::open(&self.database_url).await
     }
 
     /// The server's address, for raw sockets.

@@ -1,0 +1,175 @@
+//! A fixed set of long-lived connections, each kept open by a supervisor
+//! task: when one breaks it is replaced in the background (with backoff), and
+//! meanwhile requests use the others; with none open they get 503 at once.
+//! Pools such as deadpool hand a connection to one query at a time; here a
+//! connection is shared and tokio-postgres pipelines what is sent on it.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::statements::Conn;
+use super::url::{Pooler, describe};
+
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+/// Bounds how late a database that came back is noticed.
+const RETRY_MOST: Duration = Duration::from_millis(500);
+
+/// One connection's place: empty while it is being (re)made.
+#[derive(Default)]
+struct Slot {
+    conn: RwLock<Option<Arc<Conn>>>,
+}
+
+pub struct Connections {
+    slots: Vec<Arc<Slot>>,
+    next: AtomicUsize,
+    closing: watch::Sender<bool>,
+    /// Logged once per outage rather than once per connection and retry.
+    outage_logged: Arc<AtomicBool>,
+}
+
+/// What a supervisor needs to (re)connect.
+#[derive(Clone)]
+pub struct Connector {
+    /// With our timeouts in its startup options (direct connections).
+    pub config: tokio_postgres::Config,
+    /// As the URL gave it: for migrations, which must not time out.
+    pub plain: tokio_postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub pooler: Pooler,
+}
+
+impl Connector {
+    /// One connection, its driver task spawned, its statements prepared.
+    pub async fn open(&self) -> Result<(Conn, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+        let (client, driver) = connect(&self.config, &self.tls).await?;
+        let conn = match self.pooler {
+            Pooler::None => Conn::prepared(client).await?,
+            Pooler::Transaction => Conn::unnamed(client),
+        };
+        Ok((conn, driver))
+    }
+
+    /// A bare client on the URL's own settings, its driver task spawned.
+    pub async fn open_plain(
+        &self,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+        connect(&self.plain, &self.tls).await
+    }
+}
+
+async fn connect(
+    config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+    let (client, connection) = config.connect(tls.clone()).await?;
+    let driver = tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(error = %describe(&error), "database connection ended");
+        }
+    });
+    Ok((client, driver))
+}
+
+impl Connections {
+    /// `count` slots; the first holds `first` (made by the caller, so that a
+    /// failure at startup is reported), the others connect in the background.
+    pub fn start(connector: Connector, count: usize, first: (Conn, tokio::task::JoinHandle<()>)) -> Self {
+        let (closing, _) = watch::channel(false);
+        let slots: Vec<Arc<Slot>> = (0..count.max(1)).map(|_| Arc::default()).collect();
+        let outage_logged = Arc::new(AtomicBool::new(false));
+        let mut first = Some(first);
+        for slot in &slots {
+            let supervisor = Supervisor {
+                slot: slot.clone(),
+                connector: connector.clone(),
+                closing: closing.subscribe(),
+                outage_logged: outage_logged.clone(),
+            };
+            tokio::spawn(supervisor.run(first.take()));
+        }
+        Self { slots, next: AtomicUsize::new(0), closing, outage_logged }
+    }
+
+    /// An open connection, round robin; `None` when none is open.
+    pub fn pick(&self) -> Option<Arc<Conn>> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..self.slots.len()).find_map(|offset| {
+            let slot = &self.slots[(start + offset) % self.slots.len()];
+            let conn = slot.conn.read().expect("slot lock").clone();
+            conn.filter(|conn| !conn.client.is_closed())
+        })
+    }
+
+    /// `(open, capacity)`.
+    pub fn counts(&self) -> (u32, u32) {
+        let open = self.slots.iter().filter(|slot| slot.conn.read().expect("slot lock").is_some()).count();
+        (open as u32, self.slots.len() as u32)
+    }
+
+    pub fn close(&self) {
+        let _ = self.closing.send(true);
+        for slot in &self.slots {
+            slot.conn.write().expect("slot lock").take();
+        }
+        self.outage_logged.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Supervisor {
+    slot: Arc<Slot>,
+    connector: Connector,
+    closing: watch::Receiver<bool>,
+    outage_logged: Arc<AtomicBool>,
+}
+
+impl Supervisor {
+    async fn run(mut self, mut ready: Option<(Conn, tokio::task::JoinHandle<()>)>) {
+        let mut backoff = RETRY_FIRST;
+        loop {
+            if *self.closing.borrow() {
+                return;
+            }
+            let opened = match ready.take() {
+                Some(opened) => Ok(opened),
+                None => self.connector.open().await,
+            };
+            match opened {
+                Ok((conn, mut driver)) => {
+                    backoff = RETRY_FIRST;
+                    if self.outage_logged.swap(false, Ordering::Relaxed) {
+                        tracing::info!("database reachable again");
+                    }
+                    *self.slot.conn.write().expect("slot lock") = Some(Arc::new(conn));
+                    tokio::select! {
+                        _ = &mut driver => {}
+                        _ = self.closing.wait_for(|closing| *closing) => {}
+                    }
+                    self.slot.conn.write().expect("slot lock").take();
+                    if *self.closing.borrow() {
+                        return;
+                    }
+                    self.log_outage("database connection lost; reconnecting in the background");
+                }
+                Err(error) => {
+                    self.log_outage(&format!("cannot connect to the database: {}", describe(&error)));
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = self.closing.wait_for(|closing| *closing) => return,
+                    }
+                    backoff = (backoff * 2).min(RETRY_MOST);
+                }
+            }
+        }
+    }
+
+    fn log_outage(&self, message: &str) {
+        if !self.outage_logged.swap(true, Ordering::Relaxed) {
+            tracing::error!("{message}; answering 503 while no connection is open");
+        }
+    }
+}

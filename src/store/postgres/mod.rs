@@ -1,0 +1,242 @@
+//! PostgreSQL over tokio-postgres: a few long-lived connections, statements
+//! prepared once per connection, concurrent queries pipelined on each. Writes
+//! spread over the connections, since PostgreSQL runs one connection's
+//! statements one after another and each commit waits for its WAL flush.
+
+mod connections;
+mod migrate;
+mod statements;
+mod tls;
+mod url;
+
+use std::sync::Arc;
+
+use tokio_postgres::types::ToSql;
+
+use super::admission::Admission;
+use super::error::STARTUP_WAIT;
+use super::rows::{TOTAL_COLUMN, task_from_pg};
+use super::{PoolSettings, PoolStats, StoreError, TaskPage, Writer, sql};
+use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
+use connections::{Connections, Connector};
+use statements::Conn;
+pub use url::{PgConfig, Pooler, SslMode, describe, parse_pooler};
+
+/// Queries one connection may have queued in its pipeline before callers
+/// wait (then get 503): deep enough to keep it busy, shallow enough that a
+/// stalled database does not collect thousands of requests.
+const PIPELINE_DEPTH: usize = 128;
+
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connections: Connections,
+    admission: Admission,
+    connector: Connector,
+    settings: PoolSettings,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("pooler", &self.inner.connector.pooler).finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects (and, with `migrate`, first brings the schema up to date:
+    /// statements are prepared against it when each connection opens).
+    pub async fn connect(
+        config: &PgConfig,
+        settings: PoolSettings,
+        migrate: bool,
+    ) -> Result<Self, StoreError> {
+        let tls = tls::connector(config).map_err(|error| StoreError::Unavailable(error.into()))?;
+        let mut wire = config.config.clone();
+        if config.pooler == Pooler::None {
+            // Directly connected, the timeouts ride in the startup packet: no
+            // round trip, and they hold for the connection's life. A
+            // transaction-mode pooler refuses startup options; there the
+            // role's defaults hold them (see `timeouts_in_force`).
+            let millis = settings.statement_timeout.as_millis();
+            let ours = format!("-c statement_timeout={millis} -c lock_timeout={millis}");
+            let options = match wire.get_options() {
+                Some(theirs) if !theirs.is_empty() => format!("{theirs} {ours}"),
+                _ => ours,
+            };
+            wire.options(options);
+        }
+        let connector = Connector { config: wire, plain: config.config.clone(), tls, pooler: config.pooler };
+        first_contact(&connector, config).await?;
+        if migrate {
+            migrate::run(&connector).await?;
+        }
+        let first = connector.open().await?;
+        let count = settings.max_connections as usize;
+        let connections = Connections::start(connector.clone(), count, first);
+        let admission = Admission::new(count * PIPELINE_DEPTH);
+        Ok(Self { inner: Arc::new(Inner { connections, admission, connector, settings }) })
+    }
+
+    /// Runs `work` on an open connection, within the queue's bound.
+    async fn with_conn<T, F>(&self, work: impl FnOnce(Arc<Conn>) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let _room = self.inner.admission.enter().await?;
+        let conn = self.inner.connections.pick().ok_or(StoreError::Unreachable)?;
+        Ok(work(conn).await?)
+    }
+
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let (open, max) = self.inner.connections.counts();
+        // Pipelined: every open connection takes more queries, none is "busy".
+        vec![PoolStats { name: "postgres", open, idle: open as usize, max }]
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.with_conn(|conn| async move { conn.query(statements::PING, &[]).await.map(drop) }).await
+    }
+
+    /// The `statement_timeout` the server applies to our statements, for
+    /// `todo-api check`: behind a pooler it is the role's or database's default.
+    pub async fn timeouts_in_force(&self) -> Result<(String, String), StoreError> {
+        let conn = self.inner.connections.pick().ok_or(StoreError::Unreachable)?;
+        let row = conn
+            .client
+            .query_typed_one(
+                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')",
+                &[],
+            )
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    pub fn pooler(&self) -> Pooler {
+        self.inner.connector.pooler
+    }
+
+    pub fn statement_timeout(&self) -> std::time::Duration {
+        self.inner.settings.statement_timeout
+    }
+
+    pub async fn close(&self) {
+        self.inner.admission.close();
+        self.inner.connections.close();
+    }
+
+    /// One statement, one round trip: the counting upsert rides in a CTE.
+    pub async fn create_task(
+        &self,
+        writer: Writer<'_>,
+        new: &NewTask,
+        max_tasks: u32,
+    ) -> Result<Option<Task>, StoreError> {
+        let (now, max_tasks) = (Timestamp::now(), i64::from(max_tasks));
+        let description = new.description.as_ref().map(TaskDescription::as_str);
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &writer.user_id,
+            &writer.email,
+            &now,
+            &max_tasks,
+            &new.title.as_str(),
+            &description,
+            &new.completed,
+        ];
+        self.optional_task(statements::CREATE, &params).await
+    }
+
+    pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        self.optional_task(statements::SELECT, &[&id.get(), &owner]).await
+    }
+
+    pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
+        let completed = query.status.completed();
+        let limit = query.limit.unwrap_or(i64::MAX);
+        let which = statements::LIST + sql::list_index(query.sort, query.order);
+        let params: [&(dyn ToSql + Sync); 4] = [&owner, &completed, &limit, &query.offset];
+        self.with_conn(|conn| async move {
+            let rows = conn.query(which, &params).await?;
+            let total = match rows.first() {
+                Some(row) => row.try_get(TOTAL_COLUMN)?,
+                None if !super::needs_separate_count(0, query) => 0,
+                None => conn.query(statements::COUNT, &[&owner, &completed]).await?[0].try_get(0)?,
+            };
+            let tasks = rows.iter().map(task_from_pg).collect::<Result<_, _>>()?;
+            Ok(TaskPage { tasks, total })
+        })
+        .await
+    }
+
+    pub async fn update_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        patch: &TaskPatch,
+    ) -> Result<Option<Task>, StoreError> {
+        let title = patch.title.as_ref().map(|title| title.as_str());
+        let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
+        let (sets_description, description) = (description.is_some(), description.flatten());
+        let now = Timestamp::now();
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&id.get(), &owner, &title, &sets_description, &description, &patch.completed, &now];
+        self.optional_task(statements::UPDATE, &params).await
+    }
+
+    /// The flip happens inside the database, so concurrent toggles serialize
+    /// on the row lock instead of racing a read-modify-write.
+    pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        self.optional_task(statements::TOGGLE, &[&id.get(), &owner, &Timestamp::now()]).await
+    }
+
+    /// The delete and the owner's count as one statement: one row updated
+    /// means one task deleted.
+    pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
+        let params: [&(dyn ToSql + Sync); 2] = [&id.get(), &owner];
+        self.with_conn(|conn| async move { conn.execute(statements::DELETE, &params).await.map(|n| n == 1) })
+            .await
+    }
+
+    async fn optional_task(
+        &self,
+        which: usize,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Task>, StoreError> {
+        self.with_conn(|conn| async move {
+            let row = conn.query_opt(which, params).await?;
+            row.as_ref().map(task_from_pg).transpose()
+        })
+        .await
+    }
+}
+
+/// Startup's first connection, made directly so that a failure names its
+/// cause ("Connection refused", "password authentication failed").
+/// Refusals and "starting up" are retried until `STARTUP_WAIT`; a host that
+/// never answers is given up on then too.
+async fn first_contact(connector: &Connector, config: &PgConfig) -> Result<(), StoreError> {
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        let error = match tokio::time::timeout_at(deadline, connector.open_plain()).await {
+            Ok(Ok((client, driver))) => {
+                drop(client);
+                let _ = driver.await;
+                return Ok(());
+            }
+            Ok(Err(error)) => error,
+            Err(_elapsed) => return Err(StoreError::NoAnswer(config.display())),
+        };
+        let refused = std::error::Error::source(&error)
+            .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        let starting_up = error.code().is_some_and(|code| code.code() == "57P03");
+        if !(refused || starting_up) || tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+            return Err(StoreError::Unavailable(describe(&error).into()));
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);

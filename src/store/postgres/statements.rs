@@ -1,0 +1,97 @@
+//! The statements the PostgreSQL engine runs, each with its parameter types,
+//! and one connection's way of running them: prepared once at connect (the
+//! fast path: one Bind/Execute per query), or sent unnamed with their types
+//! (`query_typed`: still one round trip) where a transaction-mode pooler
+//! would lose a prepared statement between transactions.
+
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Error, Row, Statement};
+
+use super::super::sql;
+
+pub struct Definition {
+    pub sql: &'static str,
+    pub types: &'static [Type],
+}
+
+const LIST_TYPES: &[Type] = &[Type::TEXT, Type::BOOL, Type::INT8, Type::INT8];
+
+/// Indexes into `DEFINITIONS` (and into a connection's prepared statements).
+pub const CREATE: usize = 0;
+pub const SELECT: usize = 1;
+pub const UPDATE: usize = 2;
+pub const TOGGLE: usize = 3;
+pub const DELETE: usize = 4;
+pub const COUNT: usize = 5;
+pub const PING: usize = 6;
+/// The listings, `LIST + sql::list_index(sort, order)`.
+pub const LIST: usize = 7;
+
+pub const DEFINITIONS: [Definition; 13] = [
+    Definition {
+        sql: sql::CREATE_TASK_WITH_USER,
+        types: &[Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL],
+    },
+    Definition { sql: sql::SELECT_TASK, types: &[Type::INT8, Type::TEXT] },
+    Definition {
+        sql: sql::UPDATE_TASK,
+        types: &[Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ],
+    },
+    Definition { sql: sql::TOGGLE_TASK, types: &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ] },
+    Definition { sql: sql::DELETE_TASK_AND_UNCOUNT, types: &[Type::INT8, Type::TEXT] },
+    Definition { sql: sql::COUNT_TASKS, types: &[Type::TEXT, Type::BOOL] },
+    Definition { sql: sql::PING, types: &[] },
+    Definition { sql: sql::LIST_TASKS[0], types: LIST_TYPES },
+    Definition { sql: sql::LIST_TASKS[1], types: LIST_TYPES },
+    Definition { sql: sql::LIST_TASKS[2], types: LIST_TYPES },
+    Definition { sql: sql::LIST_TASKS[3], types: LIST_TYPES },
+    Definition { sql: sql::LIST_TASKS[4], types: LIST_TYPES },
+    Definition { sql: sql::LIST_TASKS[5], types: LIST_TYPES },
+];
+
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// An open connection and how it runs statements.
+pub struct Conn {
+    pub client: Client,
+    /// `None` behind a transaction-mode pooler: every statement goes unnamed.
+    prepared: Option<Vec<Statement>>,
+}
+
+impl Conn {
+    /// Prepares every statement, pipelined (one round trip in all).
+    pub async fn prepared(client: Client) -> Result<Self, Error> {
+        let prepares = DEFINITIONS.iter().map(|def| client.prepare_typed(def.sql, def.types));
+        let prepared = futures_util::future::try_join_all(prepares).await?;
+        Ok(Self { client, prepared: Some(prepared) })
+    }
+
+    pub fn unnamed(client: Client) -> Self {
+        Self { client, prepared: None }
+    }
+
+    pub async fn query(&self, which: usize, params: Params<'_>) -> Result<Vec<Row>, Error> {
+        match &self.prepared {
+            Some(statements) => self.client.query(&statements[which], params).await,
+            None => self.client.query_typed(DEFINITIONS[which].sql, &typed(which, params)).await,
+        }
+    }
+
+    pub async fn query_opt(&self, which: usize, params: Params<'_>) -> Result<Option<Row>, Error> {
+        match &self.prepared {
+            Some(statements) => self.client.query_opt(&statements[which], params).await,
+            None => self.client.query_typed_opt(DEFINITIONS[which].sql, &typed(which, params)).await,
+        }
+    }
+
+    pub async fn execute(&self, which: usize, params: Params<'_>) -> Result<u64, Error> {
+        match &self.prepared {
+            Some(statements) => self.client.execute(&statements[which], params).await,
+            None => self.client.execute_typed(DEFINITIONS[which].sql, &typed(which, params)).await,
+        }
+    }
+}
+
+fn typed<'a>(which: usize, params: Params<'a>) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params.iter().zip(DEFINITIONS[which].types).map(|(param, ty)| (*param, ty.clone())).collect()
+}

@@ -1,0 +1,206 @@
+//! A PostgreSQL `DATABASE_URL` as libpq reads it. tokio-postgres parses most
+//! of it; what it does not know is taken out first: `sslmode` beyond
+//! `require` (`verify-ca`, `verify-full`), `sslrootcert`, and this service's
+//! own `pooler` switch.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use percent_encoding::percent_decode_str;
+use tokio_postgres::config::{Host, SslMode as WireSslMode};
+
+use super::super::DatabaseUrlError;
+
+/// libpq's `sslmode`, all five of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    /// TLS if the server offers it, unverified (libpq's default).
+    Prefer,
+    /// TLS or nothing, unverified: encrypts, but a man in the middle is not caught.
+    Require,
+    /// TLS with the certificate chain checked against the roots, any name.
+    VerifyCa,
+    /// TLS with the chain and the host name checked.
+    VerifyFull,
+}
+
+/// Whether a transaction-mode pooler (PgBouncer, Neon's `-pooler` endpoint)
+/// stands between us and PostgreSQL: then no session state survives between
+/// transactions, so nothing may rely on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooler {
+    /// Connected straight to PostgreSQL (or a session-mode pooler).
+    None,
+    /// Behind a transaction-mode pooler.
+    Transaction,
+}
+
+#[derive(Debug, Clone)]
+pub struct PgConfig {
+    pub(super) config: tokio_postgres::Config,
+    pub ssl_mode: SslMode,
+    pub(super) root_cert: Option<PathBuf>,
+    pub pooler: Pooler,
+}
+
+/// The URL's query parameters this layer reads (the rest go to tokio-postgres).
+const OURS: [&str; 3] = ["sslmode", "sslrootcert", "pooler"];
+
+impl FromStr for PgConfig {
+    type Err = DatabaseUrlError;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut passed = Vec::new();
+        let (mut ssl_mode, mut root_cert, mut pooler) = (SslMode::Prefer, None, None);
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !OURS.contains(&key) {
+                passed.push(pair);
+                continue;
+            }
+            let value = percent_decode_str(value).decode_utf8().map_err(|_| invalid("not UTF-8"))?;
+            match key {
+                "sslmode" => ssl_mode = parse_ssl_mode(&value)?,
+                "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
+                _ => pooler = Some(parse_pooler(&value)?),
+            }
+        }
+        let rest = if passed.is_empty() { base.to_owned() } else { format!("{base}?{}", passed.join("&")) };
+        let mut config =
+            tokio_postgres::Config::from_str(&rest).map_err(|error| invalid(&describe(&error)))?;
+        config.ssl_mode(match ssl_mode {
+            SslMode::Disable => WireSslMode::Disable,
+            SslMode::Prefer => WireSslMode::Prefer,
+            _ => WireSslMode::Require,
+        });
+        // `system` is libpq's word for the platform's roots; ours are Mozilla's.
+        let root_cert = root_cert.filter(|path| path.as_os_str() != "system");
+        let pooler = pooler.unwrap_or_else(|| detect_pooler(&config));
+        Ok(Self { config, ssl_mode, root_cert, pooler })
+    }
+}
+
+impl PgConfig {
+    /// Engine, user, host, port and database: never the password or parameters.
+    pub fn display(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(host)) => host.clone(),
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "localhost".into(),
+        };
+        format!(
+            "postgres://{}@{}:{}/{}",
+            self.config.get_user().unwrap_or(""),
+            host,
+            self.config.get_ports().first().copied().unwrap_or(5432),
+            self.config.get_dbname().unwrap_or("")
+        )
+    }
+
+    /// Forces the pooler mode (the `DATABASE_POOLER` setting), whatever the URL says.
+    pub fn set_pooler(&mut self, pooler: Pooler) {
+        self.pooler = pooler;
+    }
+}
+
+/// Neon names its PgBouncer endpoints `<endpoint>-pooler.<region>...`.
+fn detect_pooler(config: &tokio_postgres::Config) -> Pooler {
+    let pooled = config.get_hosts().iter().any(|host| match host {
+        Host::Tcp(name) => name.split('.').next().is_some_and(|label| label.ends_with("-pooler")),
+        Host::Unix(_) => false,
+    });
+    if pooled { Pooler::Transaction } else { Pooler::None }
+}
+
+fn parse_ssl_mode(value: &str) -> Result<SslMode, DatabaseUrlError> {
+    Ok(match value {
+        "disable" => SslMode::Disable,
+        // libpq's `allow` tries plain text first; TLS when offered is no worse.
+        "allow" | "prefer" => SslMode::Prefer,
+        "require" => SslMode::Require,
+        "verify-ca" => SslMode::VerifyCa,
+        "verify-full" => SslMode::VerifyFull,
+        _ => return Err(invalid("sslmode must be disable, prefer, require, verify-ca or verify-full")),
+    })
+}
+
+pub fn parse_pooler(value: &str) -> Result<Pooler, DatabaseUrlError> {
+    match value {
+        "none" | "off" | "false" => Ok(Pooler::None),
+        "transaction" | "on" | "true" => Ok(Pooler::Transaction),
+        _ => Err(invalid("pooler must be none or transaction")),
+    }
+}
+
+fn invalid(reason: &str) -> DatabaseUrlError {
+    DatabaseUrlError::Invalid { engine: "PostgreSQL", reason: reason.to_owned() }
+}
+
+/// tokio-postgres's `Display` names only the kind of an error; the cause
+/// (which option, which I/O failure) is in its source.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    use std::error::Error;
+    match error.source() {
+        // The wording an operator searches for when the server is not there.
+        Some(cause) if error.to_string() == "error connecting to server" => {
+            format!("error communicating with database: {cause}")
+        }
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_postgres::config::ChannelBinding;
+
+    #[test]
+    fn neon_urls_keep_tls_and_channel_binding() {
+        let url = "postgresql://alex:secret@ep-cool-1.eu-central-1.aws.neon.tech/neondb\
+                   ?sslmode=require&channel_binding=require";
+        let config: PgConfig = url.parse().unwrap();
+        assert_eq!(config.ssl_mode, SslMode::Require);
+        assert_eq!(config.config.get_channel_binding(), ChannelBinding::Require);
+        assert_eq!(config.config.get_dbname(), Some("neondb"));
+        assert_eq!(config.pooler, Pooler::None);
+        assert_eq!(config.display(), "postgres://alex@ep-cool-1.eu-central-1.aws.neon.tech:5432/neondb");
+    }
+
+    #[test]
+    fn neon_pooled_hosts_are_detected_and_the_setting_wins() {
+        let url = "postgresql://a:b@ep-cool-1-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require";
+        assert_eq!(url.parse::<PgConfig>().unwrap().pooler, Pooler::Transaction);
+        let forced: PgConfig = format!("{url}&pooler=none").parse().unwrap();
+        assert_eq!(forced.pooler, Pooler::None);
+        let local: PgConfig = "postgres://u@127.0.0.1:6432/db?pooler=transaction".parse().unwrap();
+        assert_eq!(local.pooler, Pooler::Transaction);
+    }
+
+    #[test]
+    fn every_libpq_sslmode_is_understood() {
+        for (text, mode) in [
+            ("disable", SslMode::Disable),
+            ("prefer", SslMode::Prefer),
+            ("require", SslMode::Require),
+            ("verify-ca", SslMode::VerifyCa),
+            ("verify-full", SslMode::VerifyFull),
+        ] {
+            let config: PgConfig =
+                format!("postgres://h/d?sslmode={text}&sslrootcert=/r.pem").parse().unwrap();
+            assert_eq!(config.ssl_mode, mode);
+            assert_eq!(config.root_cert.as_deref(), Some(std::path::Path::new("/r.pem")));
+        }
+        let bad = "postgres://h/d?sslmode=maybe".parse::<PgConfig>().unwrap_err();
+        assert!(bad.to_string().contains("sslmode must be"), "{bad}");
+    }
+
+    #[test]
+    fn bad_urls_name_the_problem_not_the_password() {
+        let error = "postgres://u:hunter2@host:notaport/db".parse::<PgConfig>().unwrap_err().to_string();
+        assert!(error.starts_with("DATABASE_URL is not a valid PostgreSQL URL"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+}

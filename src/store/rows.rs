@@ -1,0 +1,71 @@
+//! Rows to tasks, and the timestamp's form in each engine. Every task query
+//! returns the columns of `sql::task_columns!` in that order, so rows are read
+//! by position (no name lookup per column).
+
+use rusqlite::types::{FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use time::OffsetDateTime;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, accepts, to_sql_checked};
+
+use crate::domain::{Task, Timestamp};
+
+/// Position of the window count in a listing row, after the task's columns.
+pub const TOTAL_COLUMN: usize = 7;
+
+pub fn task_from_pg(row: &tokio_postgres::Row) -> Result<Task, tokio_postgres::Error> {
+    Ok(Task {
+        id: row.try_get(0)?,
+        user_id: row.try_get(1)?,
+        title: row.try_get(2)?,
+        description: row.try_get(3)?,
+        completed: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        updated_at: row.try_get(6)?,
+    })
+}
+
+pub fn task_from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
+    Ok(Task {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        title: row.get(2)?,
+        description: row.get(3)?,
+        completed: row.get(4)?,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+    })
+}
+
+/// PostgreSQL keeps a native `timestamptz`.
+impl ToSql for Timestamp {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.as_datetime().to_sql(ty, out)
+    }
+
+    accepts!(TIMESTAMPTZ);
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for Timestamp {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        OffsetDateTime::from_sql(ty, raw).map(Timestamp::from_datetime)
+    }
+
+    accepts!(TIMESTAMPTZ);
+}
+
+/// SQLite keeps the fixed-width UTC text, which sorts chronologically.
+impl rusqlite::ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.to_text()))
+    }
+}
+
+impl rusqlite::types::FromSql for Timestamp {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Timestamp::parse_text(value.as_str()?).map_err(|error| FromSqlError::Other(Box::new(error)))
+    }
+}

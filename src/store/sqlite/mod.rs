@@ -1,0 +1,279 @@
+//! SQLite over rusqlite (bundled): reads on a pool of reader threads, writes
+//! on one writer thread with group commit (see `workers`). WAL mode, so
+//! readers and the writer never block each other; `synchronous=NORMAL`,
+//! which with WAL loses nothing on a process crash (only on power loss).
+
+mod options;
+mod workers;
+
+use std::sync::{Arc, LazyLock};
+
+use crossbeam_channel::Sender;
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::admission::Admission;
+use super::migrations::{self, SQLX_ERA_VERSION, failed};
+use super::rows::{TOTAL_COLUMN, task_from_sqlite};
+use super::sql::{self, for_sqlite};
+use super::{PoolSettings, PoolStats, StoreError, TaskPage, Writer};
+use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
+pub use options::SqliteOptions;
+use workers::{Write, WriteJob};
+
+/// Operations queued per connection before callers wait (then get 503).
+const QUEUE_PER_CONNECTION: usize = 64;
+
+/// The shared SQL with SQLite's parameter markers, converted once.
+struct Statements {
+    count_in_user: String,
+    insert_task: String,
+    select_task: String,
+    update_task: String,
+    toggle_task: String,
+    delete_task: String,
+    uncount_in_user: String,
+    count_tasks: String,
+    list_tasks: Vec<String>,
+}
+
+static SQL: LazyLock<Statements> = LazyLock::new(|| Statements {
+    count_in_user: for_sqlite(sql::COUNT_IN_USER),
+    insert_task: for_sqlite(sql::INSERT_TASK),
+    select_task: for_sqlite(sql::SELECT_TASK),
+    update_task: for_sqlite(sql::UPDATE_TASK),
+    toggle_task: for_sqlite(sql::TOGGLE_TASK),
+    delete_task: for_sqlite(sql::DELETE_TASK),
+    uncount_in_user: for_sqlite(sql::UNCOUNT_IN_USER),
+    count_tasks: for_sqlite(sql::COUNT_TASKS),
+    list_tasks: sql::LIST_TASKS.iter().map(|text| for_sqlite(text)).collect(),
+});
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    reads: Sender<Box<dyn FnOnce(&Connection) + Send>>,
+    writes: Sender<WriteJob>,
+    readers: usize,
+    admission: Admission,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("readers", &self.inner.readers).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    pub async fn open(options: &SqliteOptions, settings: PoolSettings) -> Result<Self, StoreError> {
+        let (options, readers) = (options.clone(), settings.max_connections as usize);
+        let busy = settings.statement_timeout;
+        // Opening touches the disk: off the runtime too.
+        let (writer, reader_conns) = tokio::task::spawn_blocking(move || {
+            // The writer first: it creates the file and switches it to WAL.
+            let writer = Connection::open_with_flags(&options.target, options.writer_flags())?;
+            writer.busy_timeout(busy)?;
+            if !options.memory {
+                writer.pragma_update(None, "journal_mode", "WAL")?;
+            }
+            writer.pragma_update(None, "synchronous", "NORMAL")?;
+            writer.pragma_update(None, "foreign_keys", "ON")?;
+            writer.set_prepared_statement_cache_capacity(32);
+            let readers = (0..readers)
+                .map(|_| {
+                    let reader = Connection::open_with_flags(&options.target, options.reader_flags())?;
+                    // SQLite cannot interrupt a running statement from here;
+                    // what can wait without bound is the wait for a lock.
+                    reader.busy_timeout(busy)?;
+                    reader.set_prepared_statement_cache_capacity(32);
+                    Ok(reader)
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok::<_, rusqlite::Error>((writer, readers))
+        })
+        .await
+        .expect("opening SQLite does not panic")?;
+        let inner = Inner {
+            reads: workers::spawn_readers(reader_conns),
+            writes: workers::spawn_writer(writer),
+            readers,
+            admission: Admission::new((readers + 1) * QUEUE_PER_CONNECTION),
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let _room = self.inner.admission.enter().await?;
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(move |conn: &Connection| {
+            let _ = reply.send(work(conn).map_err(StoreError::from));
+        });
+        self.inner.reads.send(job).map_err(|_| StoreError::Unreachable)?;
+        answer.await.map_err(|_| StoreError::Unreachable)?
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let _room = self.inner.admission.enter().await?;
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob::Grouped(Box::new(Write { work, reply }));
+        self.inner.writes.send(job).map_err(|_| StoreError::Unreachable)?;
+        answer.await.map_err(|_| StoreError::Unreachable)?
+    }
+
+    /// On the writer's connection, between groups; refinery runs each
+    /// migration in its own transaction, and the file's write lock keeps a
+    /// second process out meanwhile.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob::Alone(Box::new(move |conn: &mut Connection| {
+            let _ = reply.send(migrate(conn));
+        }));
+        self.inner.writes.send(job).map_err(|_| StoreError::Unreachable)?;
+        answer.await.map_err(|_| StoreError::Unreachable)?
+    }
+
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let readers = self.inner.readers as u32;
+        vec![
+            PoolStats { name: "sqlite_reads", open: readers, idle: readers as usize, max: readers },
+            PoolStats { name: "sqlite_writes", open: 1, idle: 1, max: 1 },
+        ]
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row(sql::PING, [], |_| Ok(()))).await
+    }
+
+    pub async fn close(&self) {
+        self.inner.admission.close();
+    }
+
+    /// SQLite has no data-modifying CTEs: the count and the insert are two
+    /// statements in the group's transaction, under this write's savepoint.
+    pub async fn create_task(
+        &self,
+        writer: Writer<'_>,
+        new: &NewTask,
+        max_tasks: u32,
+    ) -> Result<Option<Task>, StoreError> {
+        let (user, email) = (writer.user_id.to_owned(), writer.email.map(str::to_owned));
+        let (title, completed) = (new.title.as_str().to_owned(), new.completed);
+        let description = new.description.as_ref().map(|d| TaskDescription::as_str(d).to_owned());
+        self.write(move |conn| {
+            let now = Timestamp::now();
+            let counted = conn
+                .prepare_cached(&SQL.count_in_user)?
+                .query_row(params![user, email, now, i64::from(max_tasks)], |_| Ok(()))
+                .optional()?;
+            if counted.is_none() {
+                return Ok(None);
+            }
+            let mut insert = conn.prepare_cached(&SQL.insert_task)?;
+            insert.query_row(params![user, title, description, completed, now], task_from_sqlite).map(Some)
+        })
+        .await
+    }
+
+    pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let owner = owner.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(&SQL.select_task)?
+                .query_row(params![id.get(), owner], task_from_sqlite)
+                .optional()
+        })
+        .await
+    }
+
+    pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
+        let (owner, query) = (owner.to_owned(), *query);
+        self.read(move |conn| {
+            let completed = query.status.completed();
+            let limit = query.limit.unwrap_or(i64::MAX);
+            let text = &SQL.list_tasks[sql::list_index(query.sort, query.order)];
+            let mut statement = conn.prepare_cached(text)?;
+            let mut rows = statement.query(params![owner, completed, limit, query.offset])?;
+            let (mut tasks, mut total) = (Vec::new(), 0);
+            while let Some(row) = rows.next()? {
+                total = row.get(TOTAL_COLUMN)?;
+                tasks.push(task_from_sqlite(row)?);
+            }
+            if super::needs_separate_count(tasks.len(), &query) {
+                total = conn
+                    .prepare_cached(&SQL.count_tasks)?
+                    .query_row(params![owner, completed], |row| row.get(0))?;
+            }
+            Ok(TaskPage { tasks, total })
+        })
+        .await
+    }
+
+    pub async fn update_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        patch: &TaskPatch,
+    ) -> Result<Option<Task>, StoreError> {
+        let owner = owner.to_owned();
+        let title = patch.title.as_ref().map(|title| title.as_str().to_owned());
+        let description = patch.description.as_ref().map(|d| d.as_ref().map(|d| d.as_str().to_owned()));
+        let completed = patch.completed;
+        self.write(move |conn| {
+            let (sets_description, description) = (description.is_some(), description.flatten());
+            let values =
+                params![id.get(), owner, title, sets_description, description, completed, Timestamp::now()];
+            conn.prepare_cached(&SQL.update_task)?.query_row(values, task_from_sqlite).optional()
+        })
+        .await
+    }
+
+    pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let values = params![id.get(), owner, Timestamp::now()];
+            conn.prepare_cached(&SQL.toggle_task)?.query_row(values, task_from_sqlite).optional()
+        })
+        .await
+    }
+
+    pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let deleted = conn.prepare_cached(&SQL.delete_task)?.execute(params![id.get(), owner])?;
+            if deleted == 1 {
+                conn.prepare_cached(&SQL.uncount_in_user)?.execute(params![owner])?;
+            }
+            Ok(deleted == 1)
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let table_exists = |conn: &Connection, name: &str| {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            [name],
+            |row| row.get::<_, bool>(0),
+        )
+    };
+    let sqlx_era = table_exists(conn, "_sqlx_migrations")?;
+    if sqlx_era && !table_exists(conn, "refinery_schema_history")? {
+        let version: i64 = conn.query_row(SQLX_ERA_VERSION, [], |row| row.get(0))?;
+        if version > 0 {
+            migrations::adopt(migrations::sqlite(), version).run(conn).map_err(failed)?;
+        }
+    }
+    migrations::sqlite().run(conn).map_err(failed)?;
+    Ok(())
+}
