@@ -7,118 +7,16 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::cluster::ThrowawayPostgres;
 use common::process::{binary, free_port, signal, sigterm, wait_for_exit, wait_until_listening};
 use common::{Engine, SECRET, fresh_database, loud, spawn_app_on, stored_task_ids, token};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
-
-/// A PostgreSQL cluster of the test's own (initdb on a free port), so it can
-/// be killed and restarted without touching the shared server.
-struct ThrowawayPostgres {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl ThrowawayPostgres {
-    /// `None`, with a loud skip, where PostgreSQL's server programs are not
-    /// installed; in CI (which installs them) that is a failure instead.
-    fn start() -> Option<Self> {
-        let Some(bin) = server_programs() else {
-            let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-            assert!(!in_ci, "initdb/pg_ctl not found: CI must install PostgreSQL's server package");
-            loud("*** SKIPPED: PostgreSQL restart test (no initdb/pg_ctl under /usr/lib/postgresql) ***");
-            return None;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        if running_as_root() {
-            run(Command::new("chown").args(["postgres", &dir.path().display().to_string()]));
-        }
-        let cluster = Self { dir, bin, port: free_port() };
-        run(cluster
-            .pg("initdb")
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-D"])
-            .arg(cluster.data()));
-        cluster.start_server();
-        Some(cluster)
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn pg(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        let mut command = if running_as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(path);
-            command
-        } else {
-            Command::new(path)
-        };
-        command.stdout(Stdio::null()).stderr(Stdio::null());
-        command
-    }
-
-    fn start_server(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("log");
-        run(self
-            .pg("pg_ctl")
-            .args(["-w", "-t", "30", "-o", &options, "-l"])
-            .arg(log)
-            .arg("-D")
-            .arg(self.data())
-            .arg("start"));
-    }
-
-    /// Like a crash: no shutdown checkpoint, clients cut off mid-statement.
-    fn kill_server(&self) {
-        run(self.pg("pg_ctl").args(["-w", "-m", "immediate", "-D"]).arg(self.data()).arg("stop"));
-    }
-}
-
-impl Drop for ThrowawayPostgres {
-    fn drop(&mut self) {
-        let _ = self.pg("pg_ctl").args(["-m", "immediate", "-D"]).arg(self.data()).arg("stop").status();
-    }
-}
-
-fn server_programs() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
-        .filter(|bin| bin.join("initdb").exists() && bin.join("pg_ctl").exists())
-        .collect();
-    versions.sort_by_key(|bin| {
-        bin.parent().and_then(Path::file_name).and_then(|v| v.to_str()?.parse::<u32>().ok())
-    });
-    versions.pop()
-}
-
-fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
-}
-
-fn run(command: &mut Command) {
-    let status = command.status().unwrap();
-    assert!(status.success(), "{command:?}: {status}");
-}
 
 /// One create under load: when it started, how long it took, and its answer.
 struct Outcome {

@@ -82,7 +82,10 @@ impl Connections {
         let (closing, _) = watch::channel(false);
         let slots: Vec<Arc<Slot>> = (0..count.max(1)).map(|_| Arc::default()).collect();
         let outage_logged = Arc::new(AtomicBool::new(false));
-        let mut first = Some(first);
+        // In place before this returns, so the store answers at once.
+        let (conn, driver) = first;
+        *slots[0].conn.write().expect("slot lock") = Some(Arc::new(conn));
+        let mut first = Some(driver);
         for slot in &slots {
             let supervisor = Supervisor {
                 slot: slot.clone(),
@@ -128,23 +131,26 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    async fn run(mut self, mut ready: Option<(Conn, tokio::task::JoinHandle<()>)>) {
+    /// `running`: the driver of the connection already in the slot, if any.
+    async fn run(mut self, mut running: Option<tokio::task::JoinHandle<()>>) {
         let mut backoff = RETRY_FIRST;
         loop {
             if *self.closing.borrow() {
                 return;
             }
-            let opened = match ready.take() {
-                Some(opened) => Ok(opened),
-                None => self.connector.open().await,
+            let opened = match running.take() {
+                Some(driver) => Ok(driver),
+                None => self.connector.open().await.map(|(conn, driver)| {
+                    *self.slot.conn.write().expect("slot lock") = Some(Arc::new(conn));
+                    driver
+                }),
             };
             match opened {
-                Ok((conn, mut driver)) => {
+                Ok(mut driver) => {
                     backoff = RETRY_FIRST;
                     if self.outage_logged.swap(false, Ordering::Relaxed) {
                         tracing::info!("database reachable again");
                     }
-                    *self.slot.conn.write().expect("slot lock") = Some(Arc::new(conn));
                     tokio::select! {
                         _ = &mut driver => {}
                         _ = self.closing.wait_for(|closing| *closing) => {}
