@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{ClaimRules, JwksSource, MIN_SECRET_BYTES};
+use crate::store::postgres::parse_pooler;
 use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
 use crate::telemetry::LogFormat;
 
@@ -95,6 +96,14 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_SECONDS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
     pub database_statement_timeout_seconds: u64,
+
+    /// What stands between the service and PostgreSQL: `auto` (a transaction-mode
+    /// pooler when the host is Neon's `-pooler` endpoint or the URL says
+    /// `pooler=transaction`), `none` (direct: statements prepared once per
+    /// connection), or `transaction` (PgBouncer in transaction mode: statements
+    /// sent unnamed, timeouts from the role's or database's defaults).
+    #[arg(long, env = "DATABASE_POOLER", default_value = "auto", global = true)]
+    pub database_pooler: String,
 
     /// Most tasks one user may own; creating one more is refused with 409.
     #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = 10_000,
@@ -207,6 +216,8 @@ pub enum ConfigError {
     TwoJwksSources,
     #[error("CORS_ORIGINS entry {0:?} is not an origin like https://app.example.com")]
     BadOrigin(String),
+    #[error("DATABASE_POOLER {0:?} is not auto, none or transaction")]
+    BadPooler(String),
     #[error("LOG_LEVEL {0:?} is not a level (error, warn, info, debug, trace) or a tracing filter")]
     BadLogLevel(String),
 }
@@ -291,7 +302,7 @@ impl Config {
         }
         Ok(Self {
             listen: SocketAddr::new(settings.host, settings.port),
-            database: settings.database_url.parse()?,
+            database: database(settings)?,
             database_max_connections: settings.database_max_connections,
             database_statement_timeout: Duration::from_secs(settings.database_statement_timeout_seconds),
             limits: Limits {
@@ -337,6 +348,20 @@ impl Config {
     pub fn database_display(&self) -> String {
         self.database.display()
     }
+}
+
+fn database(settings: &Settings) -> Result<DatabaseConfig, ConfigError> {
+    let mut database: DatabaseConfig = settings.database_url.parse()?;
+    match settings.database_pooler.as_str() {
+        "auto" => {}
+        forced => {
+            let pooler = parse_pooler(forced).map_err(|_| ConfigError::BadPooler(forced.to_owned()))?;
+            if let DatabaseConfig::Postgres(pg) = &mut database {
+                pg.set_pooler(pooler);
+            }
+        }
+    }
+    Ok(database)
 }
 
 fn auth_config(settings: &Settings, hs256_secret: Option<SecretString>) -> Result<AuthConfig, ConfigError> {

@@ -130,25 +130,40 @@ async fn check(config: Config) -> ExitCode {
     if !config.auth.is_configured() {
         report("auth", Err("no verification configured (BETTER_AUTH_URL or BETTER_AUTH_SECRET)".into()));
     }
-    let database =
-        match Store::connect(&config.database, PoolSettings { max_connections: 1, ..config.pool_settings() })
-            .await
-        {
-            Ok(store) => {
-                let result =
-                    store.ping().await.map(|()| config.database_display()).map_err(|e| e.to_string());
-                store.close().await;
-                result
+    let settings = PoolSettings { max_connections: 1, ..config.pool_settings() };
+    match Store::connect(&config.database, settings).await {
+        Ok(store) => {
+            let answered = store.ping().await.map(|()| config.database_display()).map_err(|e| e.to_string());
+            let reachable = answered.is_ok();
+            report("database", answered);
+            if let (true, Store::Postgres(pg)) = (reachable, &store) {
+                report("timeouts", timeouts_in_force(pg).await);
             }
-            Err(error) => Err(error.to_string()),
-        };
-    report("database", database);
+            store.close().await;
+        }
+        Err(error) => report("database", Err(error.to_string())),
+    }
     if let Some(jwks) = &config.auth.jwks {
         let cache = todo_api::auth::JwksCache::new(jwks.source.clone(), jwks.min_refetch);
         let keys = cache.refresh().await.map(|n| format!("{n} signing keys from {}", jwks.source));
         report("jwks", keys.map_err(|e| e.to_string()));
     }
     if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Do the timeouts PostgreSQL applies match `DATABASE_STATEMENT_TIMEOUT_SECONDS`?
+/// Behind a transaction-mode pooler they are the role's or database's defaults.
+async fn timeouts_in_force(pg: &todo_api::store::postgres::PgStore) -> Result<String, String> {
+    let (statement, lock) = pg.timeouts_in_force().await.map_err(|e| e.to_string())?;
+    let wanted = pg.statement_timeout().as_millis() as i64;
+    let found = format!("statement_timeout {statement} ms, lock_timeout {lock} ms");
+    if statement == wanted && lock == wanted {
+        return Ok(format!("{found}, as DATABASE_STATEMENT_TIMEOUT_SECONDS says"));
+    }
+    Err(format!(
+        "{found}, but DATABASE_STATEMENT_TIMEOUT_SECONDS asks for {wanted} ms; behind a pooler set both for \
+         the role: ALTER ROLE <user> SET statement_timeout = '{wanted}ms'; ALTER ROLE <user> SET lock_timeout = '{wanted}ms'"
+    ))
 }
 
 fn token(config: &Config, args: &TokenArgs) -> ExitCode {

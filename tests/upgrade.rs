@@ -19,7 +19,7 @@ const SQLX_TABLE_SQLITE: &str = "CREATE TABLE _sqlx_migrations (version BIGINT P
 
 async fn make_sqlx_era_database(direct: &Direct, engine: Engine) {
     let (dir, table, blob) = match engine {
-        Engine::Postgres => ("postgres", SQLX_TABLE_POSTGRES, "'\\x00'::bytea"),
+        Engine::Postgres | Engine::PostgresPooled => ("postgres", SQLX_TABLE_POSTGRES, "'\\x00'::bytea"),
         Engine::Sqlite => ("sqlite", SQLX_TABLE_SQLITE, "x'00'"),
     };
     let root = env!("CARGO_MANIFEST_DIR");

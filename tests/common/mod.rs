@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod direct;
 pub mod keys;
+pub mod pooler;
 pub mod process;
 
 use std::time::Duration;
@@ -35,12 +36,50 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub enum Engine {
     Sqlite,
     Postgres,
+    /// PostgreSQL through a transaction-mode PgBouncer.
+    PostgresPooled,
+}
+
+impl Engine {
+    pub fn enabled(self) -> bool {
+        self == Engine::Sqlite || postgres_enabled()
+    }
 }
 
 /// Runs each `async fn name(engine: Engine) { ... }` once per engine, as
 /// `name::sqlite` and `name::postgres`, for tests that start their own apps.
 #[macro_export]
 macro_rules! each_engine {
+    // Also through PgBouncer in transaction mode, as `name::pooled`.
+    (@and_pooled $(async fn $name:ident($engine:ident: Engine) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($engine: Engine) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(Engine::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if Engine::Postgres.enabled() {
+                        run(Engine::Postgres).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn pooled() {
+                    if Engine::PostgresPooled.enabled() {
+                        run(Engine::PostgresPooled).await;
+                    }
+                }
+            }
+        )*
+    };
     ($(async fn $name:ident($engine:ident: Engine) $body:block)*) => {
         $(
             mod $name {
@@ -66,11 +105,12 @@ macro_rules! each_engine {
 }
 
 /// Runs each `async fn name(app: TestApp) { ... }` once per engine, as
-/// `name::sqlite` and `name::postgres`, each with a freshly spawned app.
+/// `name::sqlite`, `name::postgres` and `name::pooled` (PostgreSQL through
+/// PgBouncer in transaction mode), each with a freshly spawned app.
 #[macro_export]
 macro_rules! contract {
     ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
-        each_engine! {
+        each_engine! { @and_pooled
             $(
                 async fn $name(engine: Engine) {
                     let $app: TestApp = spawn_app(engine).await.expect("the engine is enabled");
@@ -88,6 +128,7 @@ pub fn settings(database_url: String) -> Settings {
         database_url,
         database_max_connections: 8,
         database_statement_timeout_seconds: 5,
+        database_pooler: "auto".into(),
         max_tasks_per_user: 10_000,
         request_timeout_seconds: 15,
         max_connections: 4096,
@@ -116,14 +157,40 @@ pub enum TestDb {
         admin_url: String,
         schema: String,
     },
+    /// A database of its own behind a PgBouncer of its own.
+    Pooled {
+        bouncer: Option<pooler::Bouncer>,
+        admin_url: String,
+        name: String,
+        direct_url: String,
+    },
     /// Managed by the test itself.
     External,
 }
 
+impl TestDb {
+    /// Where the test's own connections go (around the pooler, if any).
+    pub fn direct_url(&self) -> Option<String> {
+        match self {
+            TestDb::Pooled { direct_url, .. } => Some(direct_url.clone()),
+            _ => None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, schema } = self {
-            let (url, sql) = (admin_url.clone(), format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        let cleanup = match self {
+            TestDb::Postgres { admin_url, schema } => {
+                Some((admin_url.clone(), format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+            }
+            TestDb::Pooled { bouncer, admin_url, name, .. } => {
+                drop(bouncer.take());
+                Some((admin_url.clone(), format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            }
+            _ => None,
+        };
+        if let Some((url, sql)) = cleanup {
             // Drop cannot await; a short-lived runtime on its own thread can.
             let _ = std::thread::spawn(move || {
                 tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -179,6 +246,18 @@ pub async fn fresh_database(engine: Engine) -> Option<(String, TestDb)> {
             let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
             Some((url, TestDb::Postgres { admin_url, schema }))
         }
+        Engine::PostgresPooled => {
+            let admin_url = postgres_url()?;
+            let client = pg_client(&admin_url).await.expect("PostgreSQL is reachable at TEST_DATABASE_URL");
+            let name = format!("todo_pool_{}", uuid_like());
+            let (server, _) = admin_url.split('?').next().unwrap().rsplit_once('/').unwrap();
+            let upstream = server.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).unwrap_or(5432);
+            let bouncer = pooler::Bouncer::start(upstream)?;
+            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+            let url = format!("postgres://postgres@127.0.0.1:{}/{name}?pooler=transaction", bouncer.port);
+            let direct_url = format!("{server}/{name}");
+            Some((url, TestDb::Pooled { bouncer: Some(bouncer), admin_url, name, direct_url }))
+        }
     }
 }
 
@@ -225,7 +304,7 @@ async fn start(url: String, db: TestDb, engine: Engine, adjust: impl FnOnce(&mut
     adjust(&mut settings);
     let config = Config::from_settings(&settings).unwrap();
     let app = App::build(config).await.expect("the app starts");
-    let url = settings.database_url.clone();
+    let url = db.direct_url().unwrap_or_else(|| settings.database_url.clone());
     let base = format!("http://{}", app.local_addr());
     let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
     let store = app.store().clone();

@@ -100,17 +100,14 @@ impl PgStore {
         self.with_conn(|conn| async move { conn.query(statements::PING, &[]).await.map(drop) }).await
     }
 
-    /// The `statement_timeout` the server applies to our statements, for
-    /// `todo-api check`: behind a pooler it is the role's or database's default.
-    pub async fn timeouts_in_force(&self) -> Result<(String, String), StoreError> {
+    /// The `statement_timeout` and `lock_timeout` (ms, 0 = none) the server
+    /// applies to our statements, for `todo-api check`: directly connected
+    /// they are ours; behind a pooler, the role's or database's defaults.
+    pub async fn timeouts_in_force(&self) -> Result<(i64, i64), StoreError> {
+        const SQL: &str = "SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'), \
+                           (SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout')";
         let conn = self.inner.connections.pick().ok_or(StoreError::Unreachable)?;
-        let row = conn
-            .client
-            .query_typed_one(
-                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')",
-                &[],
-            )
-            .await?;
+        let row = conn.client.query_typed_one(SQL, &[]).await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
