@@ -76,16 +76,21 @@ async fn connect(
 }
 
 impl Connections {
-    /// `count` slots; the first holds `first` (made by the caller, so that a
-    /// failure at startup is reported), the others connect in the background.
-    pub fn start(connector: Connector, count: usize, first: (Conn, tokio::task::JoinHandle<()>)) -> Self {
+    /// `count` slots; the first holds `first` if given (made by the caller, so
+    /// that a failure at startup is reported), the others connect in the background.
+    pub fn start(
+        connector: Connector,
+        count: usize,
+        first: Option<(Conn, tokio::task::JoinHandle<()>)>,
+    ) -> Self {
         let (closing, _) = watch::channel(false);
         let slots: Vec<Arc<Slot>> = (0..count.max(1)).map(|_| Arc::default()).collect();
         let outage_logged = Arc::new(AtomicBool::new(false));
         // In place before this returns, so the store answers at once.
-        let (conn, driver) = first;
-        *slots[0].conn.write().expect("slot lock") = Some(Arc::new(conn));
-        let mut first = Some(driver);
+        let mut first = first.map(|(conn, driver)| {
+            *slots[0].conn.write().expect("slot lock") = Some(Arc::new(conn));
+            driver
+        });
         for slot in &slots {
             let supervisor = Supervisor {
                 slot: slot.clone(),

@@ -1,7 +1,12 @@
-//! PostgreSQL over tokio-postgres: a few long-lived connections, statements
-//! prepared once per connection, concurrent queries pipelined on each. Writes
-//! spread over the connections, since PostgreSQL runs one connection's
-//! statements one after another and each commit waits for its WAL flush.
+//! PostgreSQL over tokio-postgres: long-lived connections, statements
+//! prepared once per connection, concurrent queries pipelined on each.
+//!
+//! Two sets, chosen by measurement (docs/benchmarks.md): reads go to one
+//! connection per core, where pipelining batches the most (on 2 cores, `get`
+//! ran 24k rps on 2 connections, 17k on 10, 13k on 16); writes spread over
+//! `DATABASE_MAX_CONNECTIONS`, since PostgreSQL runs one connection's
+//! statements one after another and each commit waits for its WAL flush
+//! (toggles: 4.7k/s on 2 connections, 7.6k/s on 10).
 
 mod connections;
 mod migrate;
@@ -27,13 +32,21 @@ pub use url::{PgConfig, Pooler, SslMode, describe, parse_pooler};
 /// stalled database does not collect thousands of requests.
 const PIPELINE_DEPTH: usize = 128;
 
+/// Which set of connections a statement goes to.
+#[derive(Clone, Copy)]
+enum Role {
+    Read,
+    Write,
+}
+
 #[derive(Clone)]
 pub struct PgStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    connections: Connections,
+    reads: Connections,
+    writes: Connections,
     admission: Admission,
     connector: Connector,
     settings: PoolSettings,
@@ -74,30 +87,42 @@ impl PgStore {
             migrate::run(&connector).await?;
         }
         let first = connector.open().await?;
-        let count = settings.max_connections as usize;
-        let connections = Connections::start(connector.clone(), count, first);
-        let admission = Admission::new(count * PIPELINE_DEPTH);
-        Ok(Self { inner: Arc::new(Inner { connections, admission, connector, settings }) })
+        let writers = settings.max_connections as usize;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let readers = cores.min(writers);
+        let reads = Connections::start(connector.clone(), readers, Some(first));
+        let writes = Connections::start(connector.clone(), writers, None);
+        let admission = Admission::new((readers + writers) * PIPELINE_DEPTH);
+        Ok(Self { inner: Arc::new(Inner { reads, writes, admission, connector, settings }) })
     }
 
     /// Runs `work` on an open connection, within the queue's bound.
-    async fn with_conn<T, F>(&self, work: impl FnOnce(Arc<Conn>) -> F) -> Result<T, StoreError>
+    async fn with_conn<T, F>(&self, role: Role, work: impl FnOnce(Arc<Conn>) -> F) -> Result<T, StoreError>
     where
         F: Future<Output = Result<T, tokio_postgres::Error>>,
     {
         let _room = self.inner.admission.enter().await?;
-        let conn = self.inner.connections.pick().ok_or(StoreError::Unreachable)?;
+        let set = match role {
+            Role::Read => &self.inner.reads,
+            Role::Write => &self.inner.writes,
+        };
+        // A write set still connecting (or lost) falls back on a reader, and back.
+        let conn = set.pick().or_else(|| self.inner.reads.pick()).or_else(|| self.inner.writes.pick());
+        let conn = conn.ok_or(StoreError::Unreachable)?;
         Ok(work(conn).await?)
     }
 
     pub fn pool_stats(&self) -> Vec<PoolStats> {
-        let (open, max) = self.inner.connections.counts();
+        let ((reads, most_reads), (writes, most_writes)) =
+            (self.inner.reads.counts(), self.inner.writes.counts());
+        let (open, max) = (reads + writes, most_reads + most_writes);
         // Pipelined: every open connection takes more queries, none is "busy".
         vec![PoolStats { name: "postgres", open, idle: open as usize, max }]
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.with_conn(|conn| async move { conn.query(statements::PING, &[]).await.map(drop) }).await
+        self.with_conn(Role::Read, |conn| async move { conn.query(statements::PING, &[]).await.map(drop) })
+            .await
     }
 
     /// The `statement_timeout` and `lock_timeout` (ms, 0 = none) the server
@@ -106,7 +131,7 @@ impl PgStore {
     pub async fn timeouts_in_force(&self) -> Result<(i64, i64), StoreError> {
         const SQL: &str = "SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'), \
                            (SELECT setting::bigint FROM pg_settings WHERE name = 'lock_timeout')";
-        let conn = self.inner.connections.pick().ok_or(StoreError::Unreachable)?;
+        let conn = self.inner.reads.pick().ok_or(StoreError::Unreachable)?;
         let row = conn.client.query_typed_one(SQL, &[]).await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
@@ -121,7 +146,8 @@ impl PgStore {
 
     pub async fn close(&self) {
         self.inner.admission.close();
-        self.inner.connections.close();
+        self.inner.reads.close();
+        self.inner.writes.close();
     }
 
     /// One statement, one round trip: the counting upsert rides in a CTE.
@@ -142,11 +168,11 @@ impl PgStore {
             &description,
             &new.completed,
         ];
-        self.optional_task(statements::CREATE, &params).await
+        self.optional_task(Role::Write, statements::CREATE, &params).await
     }
 
     pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        self.optional_task(statements::SELECT, &[&id.get(), &owner]).await
+        self.optional_task(Role::Read, statements::SELECT, &[&id.get(), &owner]).await
     }
 
     pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
@@ -154,7 +180,7 @@ impl PgStore {
         let limit = query.limit.unwrap_or(i64::MAX);
         let which = statements::LIST + sql::list_index(query.sort, query.order);
         let params: [&(dyn ToSql + Sync); 4] = [&owner, &completed, &limit, &query.offset];
-        self.with_conn(|conn| async move {
+        self.with_conn(Role::Read, |conn| async move {
             let rows = conn.query(which, &params).await?;
             let total = match rows.first() {
                 Some(row) => row.try_get(TOTAL_COLUMN)?,
@@ -179,29 +205,32 @@ impl PgStore {
         let now = Timestamp::now();
         let params: [&(dyn ToSql + Sync); 7] =
             [&id.get(), &owner, &title, &sets_description, &description, &patch.completed, &now];
-        self.optional_task(statements::UPDATE, &params).await
+        self.optional_task(Role::Write, statements::UPDATE, &params).await
     }
 
     /// The flip happens inside the database, so concurrent toggles serialize
     /// on the row lock instead of racing a read-modify-write.
     pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        self.optional_task(statements::TOGGLE, &[&id.get(), &owner, &Timestamp::now()]).await
+        self.optional_task(Role::Write, statements::TOGGLE, &[&id.get(), &owner, &Timestamp::now()]).await
     }
 
     /// The delete and the owner's count as one statement: one row updated
     /// means one task deleted.
     pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
         let params: [&(dyn ToSql + Sync); 2] = [&id.get(), &owner];
-        self.with_conn(|conn| async move { conn.execute(statements::DELETE, &params).await.map(|n| n == 1) })
-            .await
+        self.with_conn(Role::Write, |conn| async move {
+            conn.execute(statements::DELETE, &params).await.map(|n| n == 1)
+        })
+        .await
     }
 
     async fn optional_task(
         &self,
+        role: Role,
         which: usize,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Task>, StoreError> {
-        self.with_conn(|conn| async move {
+        self.with_conn(role, |conn| async move {
             let row = conn.query_opt(which, params).await?;
             row.as_ref().map(task_from_pg).transpose()
         })
