@@ -101,6 +101,24 @@ def write(report, out):
             lines.append(f"| {s} | {c} | {cell(pg)} | {cell(sq)} | {cell(fa)} | {ratio} | {errs} | "
                          f"{pg['peak_rss_mib'] if pg else '—'} |")
 
+    lines += ["", "## Native drivers: the anchor and the pooled path", "",
+              "`pg` is todo-api on PostgreSQL directly (statements prepared per connection), `pooled` the same "
+              "database through PgBouncer 1.18 in transaction mode (`DATABASE_POOLER=transaction`: unnamed "
+              "statements), `anchor` the fastest one-row-by-id server this hardware allows (`bench/anchor.rs`: "
+              "axum + tokio-postgres, one pipelined connection per core, no auth). H is the ceiling below.", "",
+              "| scenario | conns | pg | pooled | pooled / pg | anchor | pg / anchor | sqlite / H |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in SCENARIOS:
+        for c in conns:
+            pg, po, an, sq = (pick(results, "todo-api", "postgres", s, c),
+                              pick(results, "todo-api", "postgres-pooled", s, c),
+                              pick(results, "anchor", "postgres", s, c), pick(results, "todo-api", "sqlite", s, c))
+            hv = h.get(f"{s}@{c}")
+            ratio = lambda x, y: f"{x['rps'] / y['rps']:.2f}" if x and y and y["rps"] else "—"
+            lines.append(f"| {s} | {c} | {fmt(pg and pg['rps'])} | {fmt(po and po['rps'])} | {ratio(po, pg)} | "
+                         f"{fmt(an and an['rps'])} | {ratio(pg, an)} | "
+                         f"{ratio(sq, {'rps': hv}) if hv else '—'} |")
+
     lines += ["", "## Against the ceiling (PostgreSQL)", "",
               "H: the same HTTP stack answering the JWT-verified request without the database "
               "(`bench/ceiling.rs`). P: `pgbench -M prepared` running the route's SQL "

@@ -10,6 +10,9 @@ What it does (see docs/benchmarks.md for the results and their reading):
      on SQLite, on PostgreSQL, and on the FastAPI baseline (../shared/reference/fastapi);
   3. drives every scenario (get, list, toggle, create, update, mixed) at 64 and 1000 connections
      with ../shared/bench/todo_bench.py (wrk + Lua), sampling each server's peak RSS;
+  3b. the same PostgreSQL scenarios through a transaction-mode PgBouncer (DATABASE_POOLER=transaction:
+     unnamed statements) when pgbouncer is installed, and the anchor (bench/anchor.rs: axum + tokio-postgres,
+     one pipelined connection per core, one prepared SELECT by id; TechEmpower's /db shape) on `get`;
   4. measures the ceiling: H = the same HTTP stack without the database (bench/ceiling.rs),
      P = pgbench -M prepared running each route's SQL at the pool's concurrency; ideal = 1/(1/H+1/P);
   5. scale: get/list latency for users with 10, 1,000 and 10,000 tasks, and get latency with
@@ -217,6 +220,39 @@ def pgbench(url, scenario, duration):
     return float(next(l for l in out.splitlines() if l.startswith("tps")).split("=")[1].split()[0])
 
 
+def start_pgbouncer(work, pg_url):
+    """A PgBouncer in transaction mode in front of pg_url's server, or None when it is not installed."""
+    program = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None)
+    if not program:
+        log("pgbouncer not installed: the pooled path is not measured (apt-get install pgbouncer)")
+        return None
+    host_port = pg_url.split("@", 1)[1].split("/", 1)[0]
+    upstream = host_port.rsplit(":", 1)[1] if ":" in host_port else "5432"
+    d = os.path.join(work, "pgbouncer")
+    os.makedirs(d, exist_ok=True)
+    port = free_port()
+    with open(os.path.join(d, "users.txt"), "w") as f:
+        f.write('"postgres" ""\n')
+    with open(os.path.join(d, "pgbouncer.ini"), "w") as f:
+        f.write(f"[databases]\n* = host=127.0.0.1 port={upstream}\n[pgbouncer]\nlisten_addr = 127.0.0.1\n"
+                f"listen_port = {port}\nunix_socket_dir =\nauth_type = trust\nauth_file = {d}/users.txt\n"
+                f"pool_mode = transaction\nmax_client_conn = 2000\ndefault_pool_size = {POOL + 2}\n"
+                f"logfile = {d}/log\npidfile = {d}/pid\n")
+    cmd = [program]
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "postgres", work], check=True)
+        cmd += ["-u", "postgres"]
+    bouncer = Server("pgbouncer", cmd + [os.path.join(d, "pgbouncer.ini")], {}, port, health=None)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return bouncer
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("pgbouncer did not start")
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) // 1024 // 1024
@@ -303,10 +339,12 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"bench: {tool} not found (apt-get install wrk postgresql-client)")
     log("building release binaries")
-    subprocess.run(["cargo", "build", "--release", "--bin", "todo-api", "--example", "ceiling"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--bin", "todo-api", "--example", "ceiling", "--example", "anchor"],
+                   cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     binary = os.path.join(target, "release", "todo-api")
     ceiling_bin = os.path.join(target, "release", "examples", "ceiling")
+    anchor_bin = os.path.join(target, "release", "examples", "anchor")
 
     work = tempfile.mkdtemp(prefix="todo-bench-")
     # Loopback needs no TLS; every client here (todo-api, pgbench, the baseline) goes without it.
@@ -338,6 +376,16 @@ def main():
             log(f"ceiling {scenario}: H {[h[(scenario, c)] for c in conns]} rps, P {p[scenario]} tps")
         ceiling.stop()
 
+        # The pooled path: the same database and rows, through PgBouncer in transaction mode.
+        bouncer = start_pgbouncer(work, pg_url)
+        if bouncer:
+            port = free_port()
+            pooled_url = f"postgres://postgres@127.0.0.1:{bouncer.port}/todo_bench?pooler=transaction"
+            servers["postgres-pooled"] = Server("todo-api-pooled", [binary, "serve"],
+                                                {**base_env, "DATABASE_URL": pooled_url, "PORT": str(port)}, port,
+                                                reset=reset_pg(pg_url))
+            rows["postgres-pooled"] = rows["postgres"]
+
         for engine, server in servers.items():
             for scenario in SCENARIOS:
                 for c in conns:
@@ -345,6 +393,17 @@ def main():
                     results.append({"server": "todo-api", "engine": engine, "scenario": scenario, "connections": c, **r})
                     log(f"todo-api {engine} {scenario} c={c}: {r['rps']} rps p99 {r['p99_ms']} ms "
                         f"errors {r['errors']} rss {r['peak_rss_mib']} MiB")
+
+        if "postgres-pooled" in servers:
+            servers.pop("postgres-pooled").stop()
+            bouncer.stop()
+        anchor_port = free_port()
+        anchor = Server("anchor", [anchor_bin, str(anchor_port), pg_url], {}, anchor_port)
+        for c in conns:
+            r = measure(anchor, rows["postgres"], "get", c, duration)
+            results.append({"server": "anchor", "engine": "postgres", "scenario": "get", "connections": c, **r})
+            log(f"anchor get c={c}: {r['rps']} rps p99 {r['p99_ms']} ms errors {r['errors']}")
+        anchor.stop()
 
         if not a.no_baseline:
             ref_url = fresh_pg_db(a.pg, "todo_bench_fastapi") + "?sslmode=disable"
