@@ -31,6 +31,7 @@ fn task(owner: &Owner, id: i64) -> Task {
         completed: false,
         created_at: now,
         updated_at: now,
+        revision: 1,
     }
 }
 

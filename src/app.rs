@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -44,6 +45,8 @@ impl App {
             }
             None => None,
         };
+        let mut background = background;
+        background.push(spawn_key_pruner(store.clone(), config.limits.idempotency_ttl));
         let state = AppState { store, verifier: Arc::new(verifier), limits: config.limits };
         Ok(Self { state, config, listener, metrics_listener, background })
     }
@@ -121,6 +124,23 @@ async fn verifier(auth: &AuthConfig) -> Result<(Verifier, Vec<tokio::task::JoinH
         verifier = verifier.with_jwks(cache, jwks.rules.clone());
     }
     Ok((verifier, background))
+}
+
+/// Deletes expired idempotency keys now and then: every tenth of their
+/// lifetime, between a second and ten minutes. Every instance does it; the
+/// delete is idempotent, so they need not agree on who.
+fn spawn_key_pruner(store: Store, ttl: Duration) -> tokio::task::JoinHandle<()> {
+    let every = (ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(600));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match store.prune_keys().await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "expired idempotency keys deleted"),
+                Err(error) => tracing::debug!(%error, "could not prune idempotency keys; trying again later"),
+            }
+        }
+    })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -110,6 +110,12 @@ pub struct Settings {
           value_parser = clap::value_parser!(u32).range(1..=100_000_000), global = true)]
     pub max_tasks_per_user: u32,
 
+    /// Seconds an `Idempotency-Key` is remembered: a retry within them gets the
+    /// first answer again; after them the key is forgotten (pruned in the background).
+    #[arg(long, env = "IDEMPOTENCY_KEY_TTL_SECONDS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..=2_592_000), global = true)]
+    pub idempotency_key_ttl_seconds: u64,
+
     /// Most seconds a request may take from its headers to its response (reading
     /// the body included); then it is cancelled and answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15,
@@ -251,6 +257,8 @@ pub struct Limits {
     /// Time to receive a request's headers, counted from when the connection
     /// is ready for the next request, so idle keep-alive counts too.
     pub header_timeout: Duration,
+    /// How long an `Idempotency-Key` and its answer are kept.
+    pub idempotency_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -310,6 +318,7 @@ impl Config {
                 request_timeout: Duration::from_secs(settings.request_timeout_seconds),
                 max_connections: settings.max_connections as usize,
                 header_timeout: Duration::from_secs(settings.header_timeout_seconds),
+                idempotency_ttl: Duration::from_secs(settings.idempotency_key_ttl_seconds),
             },
             auth: auth_config(settings, hs256_secret)?,
             cors_origins: parse_origins(&settings.cors_origins)?,

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::cluster::{ThrowawayPostgres, run, running_as_root};
@@ -17,7 +17,9 @@ const PASSWORD: &str = "tls-test-password";
 
 /// A CA, and a server certificate it signs for `localhost` only.
 fn certificates(dir: &Path) {
-    let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(dir).args(args));
+    let openssl = |args: &[&str]| {
+        run(Command::new("openssl").current_dir(dir).args(args).stdout(Stdio::null()).stderr(Stdio::null()))
+    };
     openssl(&[
         "req",
         "-x509",

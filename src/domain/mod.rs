@@ -3,11 +3,13 @@
 //! or SQL.
 
 mod listing;
+mod precondition;
 mod task;
 mod timestamp;
 mod validation;
 
 pub use listing::{LIMIT_MAX, ListParams, ListQuery, SortKey, SortOrder, StatusFilter};
-pub use task::{NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle};
+pub use precondition::{IfMatch, none_match_hits, task_etag};
+pub use task::{NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, parse_completion};
 pub use timestamp::Timestamp;
 pub use validation::{FieldError, Location};

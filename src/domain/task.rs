@@ -28,6 +28,9 @@ pub struct Task {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime, example = "2026-01-05T10:00:00.123456Z")]
     pub updated_at: Timestamp,
+    /// Advanced by every write; sent as the `ETag`, not in the body.
+    #[serde(skip)]
+    pub revision: i64,
 }
 
 /// A task id from a URL: a positive 64-bit integer. Anything else names no task.
@@ -104,6 +107,12 @@ fn check_text(text: &str, min: usize, max: usize, loc: Location) -> Result<(), F
 
 fn parse_completed(value: &Value) -> Result<bool, FieldError> {
     value.as_bool().ok_or(FieldError::bool_type(Location::Body("completed")))
+}
+
+/// The optional body of `PATCH .../complete`: `{"completed": bool}` sets it;
+/// an object without `completed` (`{}`) means flip it (`None`).
+pub fn parse_completion(body: &Map<String, Value>) -> Result<Option<bool>, Vec<FieldError>> {
+    body.get("completed").map(parse_completed).transpose().map_err(|error| vec![error])
 }
 
 /// The body of `POST /api/{user_id}/tasks`. Fields the server owns (`id`,

@@ -51,6 +51,14 @@ impl Timestamp {
             (b'-', b'-', b'T', b':', b':', b'.', b'Z');
     }
 
+    pub fn plus(self, by: std::time::Duration) -> Self {
+        Self::from_datetime(self.0 + by)
+    }
+
+    pub fn minus(self, by: std::time::Duration) -> Self {
+        Self::from_datetime(self.0 - by)
+    }
+
     pub fn as_datetime(self) -> OffsetDateTime {
         self.0
     }

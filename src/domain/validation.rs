@@ -13,6 +13,7 @@ pub enum Location {
     BodyRoot,
     Body(&'static str),
     Query(&'static str),
+    Header(&'static str),
 }
 
 impl Serialize for Location {
@@ -21,6 +22,7 @@ impl Serialize for Location {
             Location::BodyRoot => ("body", None),
             Location::Body(field) => ("body", Some(field)),
             Location::Query(field) => ("query", Some(field)),
+            Location::Header(field) => ("header", Some(field)),
         };
         let mut seq = serializer.serialize_seq(None)?;
         seq.serialize_element(root)?;

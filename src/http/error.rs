@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::BODY_LIMIT_BYTES;
 use crate::auth::AuthError;
-use crate::domain::FieldError;
+use crate::domain::{FieldError, Location};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,20 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("Task not found")]
     TaskNotFound,
+    /// `If-Match` did not hold; the task's current tag goes back in `ETag`.
+    #[error(
+        "Precondition failed: the task was changed since the version in If-Match (its ETag is now {0}); \
+         fetch it again and reapply the change"
+    )]
+    PreconditionFailed(String),
+    #[error("Idempotency-Key must be one header of 1 to 255 visible ASCII characters (a UUID, say)")]
+    BadIdempotencyKey,
+    #[error(
+        "This Idempotency-Key was already used with a different request; use a new key for a new request"
+    )]
+    IdempotencyKeyReused,
+    #[error("A request with this Idempotency-Key is still in progress; retry shortly to get its answer")]
+    IdempotencyKeyInFlight,
     #[error("Task limit reached: a user can have at most {0} tasks; delete some to create more")]
     TaskLimit(u32),
     /// The request ran past `REQUEST_TIMEOUT_SECONDS` and was cancelled.
@@ -86,7 +100,10 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TaskLimit(_) => StatusCode::CONFLICT,
-            Self::UnreadableBody => StatusCode::BAD_REQUEST,
+            Self::UnreadableBody | Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) | Self::AuthUnavailable | Self::Timeout(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -101,6 +118,15 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut response = match &self {
             Self::Validation(errors) => (status, Json(Detail { detail: errors })).into_response(),
+            // FastAPI's shape for a 422, so that every 422 reads the same.
+            Self::IdempotencyKeyReused => {
+                let error = FieldError::new(
+                    "idempotency_key_reused",
+                    Location::Header("Idempotency-Key"),
+                    self.to_string(),
+                );
+                (status, Json(Detail { detail: [error] })).into_response()
+            }
             _ => (status, Json(Detail { detail: self.to_string() })).into_response(),
         };
         let headers = response.headers_mut();
@@ -118,11 +144,19 @@ impl IntoResponse for ApiError {
                 }
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            Self::IdempotencyKeyInFlight => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             Self::Timeout(_) => {
                 tracing::warn!("request timed out");
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            Self::PreconditionFailed(etag) => {
+                if let Ok(value) = HeaderValue::from_str(etag) {
+                    headers.insert(ETAG, value);
+                }
+            }
             _ => {}
         }
         response

@@ -3,16 +3,16 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::error::Category;
 use serde_json::{Map, Value};
 
 use super::{ApiError, AppState};
 use crate::auth::AuthUser;
-use crate::domain::{FieldError, TaskId};
+use crate::domain::{FieldError, IfMatch, TaskId, none_match_hits};
 
 /// The authenticated caller, proven to own the `{user_id}` in the path.
 #[derive(Debug)]
@@ -72,29 +72,89 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = is_json_content_type(request.headers());
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::UnreadableBody
-            }
-        })?;
+        let (is_json, bytes) = read_body(request, state).await?;
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
         if bytes.is_empty() {
             return Err(ApiError::Validation(vec![FieldError::missing(crate::domain::Location::BodyRoot)]));
         }
-        match serde_json::from_slice(&bytes) {
-            Ok(Body::Object(map)) => Ok(Self(map)),
-            Ok(Body::NotAnObject) => Err(ApiError::Validation(vec![FieldError::not_an_object()])),
-            // The only data error `Body` raises: a repeated key.
-            Err(error) if error.classify() == Category::Data => {
-                Err(ApiError::Validation(vec![FieldError::duplicate_key()]))
-            }
-            Err(_) => Err(ApiError::Validation(vec![FieldError::invalid_json()])),
+        parse_object(&bytes).map(Self)
+    }
+}
+
+/// A body that may be absent: no bytes at all (whatever the `Content-Type`,
+/// since many clients send `application/json` with nothing) is `None`;
+/// anything else must be a JSON object, as for `JsonObject`.
+#[derive(Debug)]
+pub struct OptionalJsonObject(pub Option<Map<String, Value>>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let (is_json, bytes) = read_body(request, state).await?;
+        // JSON `null` is no body too, as the document's optional body allows.
+        if bytes.is_empty() || (is_json && bytes.trim_ascii() == b"null") {
+            return Ok(Self(None));
         }
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_object(&bytes).map(|map| Self(Some(map)))
+    }
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<(bool, Bytes), ApiError> {
+    let is_json = is_json_content_type(request.headers());
+    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::UnreadableBody
+        }
+    })?;
+    Ok((is_json, bytes))
+}
+
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice(bytes) {
+        Ok(Body::Object(map)) => Ok(map),
+        Ok(Body::NotAnObject) => Err(ApiError::Validation(vec![FieldError::not_an_object()])),
+        // The only data error `Body` raises: a repeated key.
+        Err(error) if error.classify() == Category::Data => {
+            Err(ApiError::Validation(vec![FieldError::duplicate_key()]))
+        }
+        Err(_) => Err(ApiError::Validation(vec![FieldError::invalid_json()])),
+    }
+}
+
+/// The request's conditional headers (RFC 9110 §13), parsed.
+#[derive(Debug)]
+pub struct Conditions {
+    pub if_match: IfMatch,
+    if_none_match: Vec<String>,
+}
+
+impl Conditions {
+    /// Does `If-None-Match` say the client already has `current`?
+    pub fn not_modified(&self, current: &str) -> bool {
+        let values: Vec<&str> = self.if_none_match.iter().map(String::as_str).collect();
+        none_match_hits(&values, current)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Conditions {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        // A value that is not text holds no tag of ours (see `domain::precondition`).
+        let lines = |name: HeaderName| -> Vec<String> {
+            parts.headers.get_all(name).iter().map(|value| value.to_str().unwrap_or("").to_owned()).collect()
+        };
+        let if_none_match = lines(IF_NONE_MATCH);
+        let if_match = IfMatch::parse(&lines(IF_MATCH).iter().map(String::as_str).collect::<Vec<_>>());
+        Ok(Self { if_match, if_none_match })
     }
 }
 

@@ -4,6 +4,7 @@ mod deadline;
 mod error;
 pub mod extract;
 mod health;
+mod idempotent;
 mod observe;
 pub mod openapi;
 mod serve;
@@ -18,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, AUTHORIZATION,
-    CACHE_CONTROL, CONTENT_TYPE, LOCATION,
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
 };
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
@@ -32,6 +33,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
+pub use idempotent::IDEMPOTENCY_KEY;
 pub use observe::X_REQUEST_ID;
 pub use serve::serve;
 pub use tasks::X_TOTAL_COUNT;
@@ -137,8 +139,8 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([AUTHORIZATION, CONTENT_TYPE])
-        .expose_headers([LOCATION, X_TOTAL_COUNT])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY])
+        .expose_headers([LOCATION, X_TOTAL_COUNT, ETAG])
         .max_age(Duration::from_secs(600))
 }
 

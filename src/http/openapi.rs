@@ -229,3 +229,78 @@ pub enum BodyResponses {
 #[response(status = 404)]
 #[allow(dead_code)]
 pub struct TaskNotFound(ErrorBody);
+
+/// The header of a conditional write to one task.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IfMatchHeader {
+    /// Write only if the task's current `ETag` is listed (`"3"`, or `"3", "4"`), or `*`
+    /// (it exists); else `412` and nothing is written. Checked in the write itself.
+    #[param(rename = "If-Match", required = false)]
+    if_match: String,
+}
+
+/// The header of a conditional read.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IfNoneMatchHeader {
+    /// `304 Not Modified`, with no body, while the `ETag` is still one of these (or `*`).
+    #[param(rename = "If-None-Match", required = false)]
+    if_none_match: String,
+}
+
+/// Answers to `If-Match`.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum PreconditionResponses {
+    /// The task exists at another revision (or `If-Match` lists no tag it could
+    /// have); nothing was written.
+    #[response(status = 412, headers(("ETag" = String, description = "The task's current entity tag")))]
+    PreconditionFailed(ErrorBody),
+}
+
+/// Answers to `If-None-Match`.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum NotModifiedResponses {
+    /// Unchanged since the `ETag` sent; no body.
+    #[response(status = 304, headers(("ETag" = String, description = "The current entity tag")))]
+    NotModified,
+}
+
+/// Optional body of `PATCH .../complete`: `{"completed": true|false}` sets it;
+/// no body, an empty one or `{}` flips it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CompletionBody {
+    #[schema(required = false)]
+    completed: bool,
+}
+
+/// The header of a write that is safe to retry.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKeyHeader {
+    /// A key of the client's (a UUID, say; 1-255 visible ASCII characters). The first
+    /// request with it runs; a retry with the same key and request gets the same answer
+    /// again (`Idempotent-Replayed: true`), without a second write, for
+    /// `IDEMPOTENCY_KEY_TTL_SECONDS`. The same key with a different request is a 422
+    /// (`loc` `["header", "Idempotency-Key"]`).
+    #[param(rename = "Idempotency-Key", max_length = 255, pattern = r"^[!-~]+$", required = false)]
+    idempotency_key: String,
+}
+
+/// Answers about an `Idempotency-Key`.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum IdempotencyResponses {
+    /// The key is not 1-255 visible ASCII characters, or was sent twice.
+    #[response(status = 400)]
+    BadKey(ErrorBody),
+    /// A request with this key is still running; retry to get its answer.
+    #[response(status = 409, headers(("Retry-After" = String, description = "Seconds to wait")))]
+    InFlight(ErrorBody),
+}

@@ -5,19 +5,25 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header::LOCATION;
+use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use super::extract::{JsonObject, Owner, TaskRef};
+use super::extract::{Conditions, JsonObject, OptionalJsonObject, Owner, TaskRef};
+use super::idempotent::{self, Begun, Guarded, IdempotencyKey};
 use super::openapi::{
-    AuthResponses, BodyResponses, ErrorBody, ListParamsDoc, TaskCreate, TaskNotFound, TaskPath, TaskUpdate,
-    UserPath, ValidationErrorBody,
+    AuthResponses, BodyResponses, CompletionBody, ErrorBody, IdempotencyKeyHeader, IdempotencyResponses,
+    IfMatchHeader, IfNoneMatchHeader, ListParamsDoc, NotModifiedResponses, PreconditionResponses, TaskCreate,
+    TaskNotFound, TaskPath, TaskUpdate, UserPath, ValidationErrorBody,
 };
 use super::{ApiError, AppState};
-use crate::domain::{FieldError, ListParams, ListQuery, Location, NewTask, Task, TaskPatch};
-use crate::store::Writer;
+use crate::domain::{
+    FieldError, IfMatch, ListParams, ListQuery, Location, NewTask, Task, TaskId, TaskPatch, parse_completion,
+    task_etag,
+};
+use crate::store::idempotency::Claimed;
+use crate::store::{Writer, Written};
 
 pub const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 
@@ -47,11 +53,13 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
     operation_id = "list_tasks",
     tag = "tasks",
     summary = "List the user's tasks",
-    params(UserPath, ListParamsDoc),
+    params(UserPath, ListParamsDoc, IfNoneMatchHeader),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A bare array of tasks", body = Vec<Task>,
-         headers(("X-Total-Count" = i64, description = "How many tasks match the filter in all"))),
+         headers(("X-Total-Count" = i64, description = "How many tasks match the filter in all"),
+                 ("ETag" = String, description = "Covers the page and the total"))),
+        NotModifiedResponses,
         AuthResponses,
         (status = 422, description = "An invalid query parameter", body = ValidationErrorBody),
     )
@@ -59,6 +67,7 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
 pub async fn list(
     State(state): State<AppState>,
     owner: Owner,
+    conditions: Conditions,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     // The decoder rejects a query it cannot read at all (e.g. a repeated key).
@@ -71,7 +80,51 @@ pub async fn list(
     })?;
     let query = ListQuery::parse(&params).map_err(ApiError::Validation)?;
     let page = state.store.list_tasks(owner.id(), &query).await?;
-    Ok(([(X_TOTAL_COUNT, HeaderValue::from(page.total))], Json(page.tasks)).into_response())
+    let etag = list_etag(&page.tasks, page.total);
+    if conditions.not_modified(&etag) {
+        return Ok(not_modified(&etag));
+    }
+    Ok(([(X_TOTAL_COUNT, HeaderValue::from(page.total)), (ETAG, header(&etag))], Json(page.tasks))
+        .into_response())
+}
+
+/// The list's entity tag: a digest of what the page shows (each task's id and
+/// revision, in order) and of the total, so any write to a listed task, or
+/// one that changes the page or the count, changes it.
+fn list_etag(tasks: &[Task], total: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(total.to_le_bytes());
+    for task in tasks {
+        digest.update(task.id.to_le_bytes());
+        digest.update(task.revision.to_le_bytes());
+    }
+    let hex: String = digest.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"l{hex}\"")
+}
+
+fn header(etag: &str) -> HeaderValue {
+    HeaderValue::from_str(etag).expect("entity tags are visible ASCII")
+}
+
+/// 304: no body, the tag the client already holds.
+fn not_modified(etag: &str) -> Response {
+    (StatusCode::NOT_MODIFIED, [(ETAG, header(etag))]).into_response()
+}
+
+/// A task as a response: its JSON, and its revision as the `ETag`.
+pub(super) fn with_etag(status: StatusCode, task: Task) -> Response {
+    let etag = header(&task_etag(task.revision));
+    (status, [(ETAG, etag)], Json(task)).into_response()
+}
+
+/// The answer to a conditional write.
+fn written(outcome: Written<Task>) -> Result<Response, ApiError> {
+    match outcome {
+        Written::Done(task) => Ok(with_etag(StatusCode::OK, task)),
+        Written::Missing => Err(ApiError::TaskNotFound),
+        Written::Changed(current) => Err(ApiError::PreconditionFailed(task_etag(current.revision))),
+    }
 }
 
 #[utoipa::path(
@@ -80,30 +133,91 @@ pub async fn list(
     operation_id = "create_task",
     tag = "tasks",
     summary = "Create a task",
-    params(UserPath),
+    params(UserPath, IdempotencyKeyHeader),
     request_body(content = TaskCreate, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The new task", body = Task,
-         headers(("Location" = String, description = "`/api/{user_id}/tasks/{id}`"))),
+         headers(("Location" = String, description = "`/api/{user_id}/tasks/{id}`"),
+                 ("ETag" = String, description = "The task's entity tag (its revision)"))),
         AuthResponses,
         BodyResponses,
-        (status = 409, description = "The user already has `MAX_TASKS_PER_USER` tasks", body = ErrorBody),
+        IdempotencyResponses,
+        (status = 409, description = "The user already has `MAX_TASKS_PER_USER` tasks, \
+                                      or a request with this `Idempotency-Key` is still running", body = ErrorBody),
     )
 )]
 pub async fn create(
     State(state): State<AppState>,
     owner: Owner,
+    IdempotencyKey(key): IdempotencyKey,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let new = NewTask::from_json(&body).map_err(ApiError::Validation)?;
     let writer = Writer { user_id: owner.id(), email: owner.0.email.as_deref() };
     let max_tasks = state.limits.max_tasks_per_user;
-    let task =
-        state.store.create_task(writer, &new, max_tasks).await?.ok_or(ApiError::TaskLimit(max_tasks))?;
-    let location = format!("/api/{}/tasks/{}", utf8_percent_encode(&task.user_id, PATH_SEGMENT), task.id);
-    let location = HeaderValue::try_from(location).expect("percent-encoded paths are valid header values");
-    Ok((StatusCode::CREATED, [(LOCATION, location)], Json(task)).into_response())
+    let Some(key) = key else {
+        let task = state.store.create_task(writer, &new, max_tasks).await?;
+        return created(task.ok_or(ApiError::TaskLimit(max_tasks))?);
+    };
+    let fingerprint = idempotent::fingerprint(Guarded::Create, Some(&body));
+    let token = match idempotent::begin(&state, owner.id(), &key, &fingerprint, Guarded::Create).await? {
+        Begun::Claimed(token) => token,
+        Begun::Answered(response) => return Ok(response),
+    };
+    let claim = Claimed { user_id: owner.id(), key: &key, token };
+    let result = async {
+        match state.store.create_task_claimed(writer, &new, max_tasks, claim).await? {
+            Some(task) => created(task),
+            None if state.store.claim_held(claim).await? => Err(ApiError::TaskLimit(max_tasks)),
+            None => Err(ApiError::IdempotencyKeyInFlight),
+        }
+    }
+    .await;
+    Ok(idempotent::finish(&state, claim, result).await)
+}
+
+/// Flips the task, or sets it (`set`), under `claim` when the request has a key.
+async fn complete(
+    state: &AppState,
+    owner: &str,
+    id: TaskId,
+    if_match: &IfMatch,
+    set: Option<bool>,
+    claim: Option<Claimed<'_>>,
+) -> Result<Response, ApiError> {
+    match (set, claim) {
+        // `{"completed": true|false}` sets it (idempotent by nature), as some frontends expect.
+        (Some(completed), _) => {
+            let patch = TaskPatch { completed: Some(completed), ..TaskPatch::default() };
+            written(state.store.update_task(owner, id, &patch, if_match).await?)
+        }
+        (None, None) => written(state.store.toggle_task(owner, id, if_match).await?),
+        (None, Some(claim)) => match state.store.toggle_task_claimed(owner, id, if_match, claim).await? {
+            Some(task) => Ok(with_etag(StatusCode::OK, task)),
+            None if !state.store.claim_held(claim).await? => Err(ApiError::IdempotencyKeyInFlight),
+            // Not flipped: the task is missing, or `If-Match` failed; say which.
+            None => match state.store.get_task(owner, id).await? {
+                Some(current) if !if_match.admits(current.revision) => {
+                    Err(ApiError::PreconditionFailed(task_etag(current.revision)))
+                }
+                _ => Err(ApiError::TaskNotFound),
+            },
+        },
+    }
+}
+
+fn created(task: Task) -> Result<Response, ApiError> {
+    let location = location(&task.user_id, task.id);
+    let mut response = with_etag(StatusCode::CREATED, task);
+    response.headers_mut().insert(LOCATION, location);
+    Ok(response)
+}
+
+/// `Location` of a task: its path, the owner's id percent-encoded.
+pub(super) fn location(owner: &str, id: i64) -> HeaderValue {
+    let location = format!("/api/{}/tasks/{id}", utf8_percent_encode(owner, PATH_SEGMENT));
+    HeaderValue::try_from(location).expect("percent-encoded paths are valid header values")
 }
 
 #[utoipa::path(
@@ -112,13 +226,29 @@ pub async fn create(
     operation_id = "get_task",
     tag = "tasks",
     summary = "Read a task",
-    params(TaskPath),
+    params(TaskPath, IfNoneMatchHeader),
     security(("bearer" = [])),
-    responses((status = 200, description = "The task", body = Task), AuthResponses, TaskNotFound)
+    responses(
+        (status = 200, description = "The task", body = Task,
+         headers(("ETag" = String, description = "The task's entity tag (its revision)"))),
+        NotModifiedResponses,
+        AuthResponses,
+        TaskNotFound,
+    )
 )]
-pub async fn get(State(state): State<AppState>, owner: Owner, task: TaskRef) -> Result<Json<Task>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    owner: Owner,
+    conditions: Conditions,
+    task: TaskRef,
+) -> Result<Response, ApiError> {
     let id = task.require()?;
-    found(state.store.get_task(owner.id(), id).await?)
+    let task = state.store.get_task(owner.id(), id).await?.ok_or(ApiError::TaskNotFound)?;
+    let etag = task_etag(task.revision);
+    if conditions.not_modified(&etag) {
+        return Ok(not_modified(&etag));
+    }
+    Ok(with_etag(StatusCode::OK, task))
 }
 
 /// `PUT` and `PATCH` are one partial update (frontends written for the
@@ -132,25 +262,28 @@ macro_rules! partial_update {
             operation_id = $operation_id,
             tag = "tasks",
             summary = $summary,
-            params(TaskPath),
+            params(TaskPath, IfMatchHeader),
             request_body(content = TaskUpdate, content_type = "application/json"),
             security(("bearer" = [])),
             responses(
-                (status = 200, description = "The changed task", body = Task),
+                (status = 200, description = "The changed task", body = Task,
+                 headers(("ETag" = String, description = "The task's new entity tag"))),
                 AuthResponses,
                 BodyResponses,
                 TaskNotFound,
+                PreconditionResponses,
             )
         )]
         pub async fn $name(
             State(state): State<AppState>,
             owner: Owner,
+            conditions: Conditions,
             task: TaskRef,
             JsonObject(body): JsonObject,
-        ) -> Result<Json<Task>, ApiError> {
+        ) -> Result<Response, ApiError> {
             let patch = TaskPatch::from_json(&body).map_err(ApiError::Validation)?;
             let id = task.require()?;
-            found(state.store.update_task(owner.id(), id, &patch).await?)
+            written(state.store.update_task(owner.id(), id, &patch, &conditions.if_match).await?)
         }
     )*};
 }
@@ -165,18 +298,41 @@ partial_update! {
     path = "/api/{user_id}/tasks/{id}/complete",
     operation_id = "toggle_task",
     tag = "tasks",
-    summary = "Flip a task's `completed` (atomically)",
-    params(TaskPath),
+    summary = "Flip a task's `completed` (atomically), or set it",
+    params(TaskPath, IfMatchHeader, IdempotencyKeyHeader),
+    request_body(content = Option<CompletionBody>, content_type = "application/json",
+                 description = "Optional: `{\"completed\": bool}` sets it; none, empty or `{}` flips it"),
     security(("bearer" = [])),
-    responses((status = 200, description = "The task, flipped", body = Task), AuthResponses, TaskNotFound)
+    responses(
+        (status = 200, description = "The task, flipped or set", body = Task,
+         headers(("ETag" = String, description = "The task's new entity tag"))),
+        AuthResponses,
+        BodyResponses,
+        TaskNotFound,
+        PreconditionResponses,
+        IdempotencyResponses,
+    )
 )]
 pub async fn toggle(
     State(state): State<AppState>,
     owner: Owner,
+    conditions: Conditions,
+    IdempotencyKey(key): IdempotencyKey,
     task: TaskRef,
-) -> Result<Json<Task>, ApiError> {
+    OptionalJsonObject(body): OptionalJsonObject,
+) -> Result<Response, ApiError> {
+    let set = body.as_ref().map(parse_completion).transpose().map_err(ApiError::Validation)?.flatten();
     let id = task.require()?;
-    found(state.store.toggle_task(owner.id(), id).await?)
+    let (owner, if_match) = (owner.id(), &conditions.if_match);
+    let Some(key) = key else { return complete(&state, owner, id, if_match, set, None).await };
+    let fingerprint = idempotent::fingerprint(Guarded::Complete(id), body.as_ref());
+    let token = match idempotent::begin(&state, owner, &key, &fingerprint, Guarded::Complete(id)).await? {
+        Begun::Claimed(token) => token,
+        Begun::Answered(response) => return Ok(response),
+    };
+    let claim = Claimed { user_id: owner, key: &key, token };
+    let result = complete(&state, owner, id, if_match, set, Some(claim)).await;
+    Ok(idempotent::finish(&state, claim, result).await)
 }
 
 #[utoipa::path(
@@ -185,23 +341,20 @@ pub async fn toggle(
     operation_id = "delete_task",
     tag = "tasks",
     summary = "Delete a task",
-    params(TaskPath),
+    params(TaskPath, IfMatchHeader),
     security(("bearer" = [])),
-    responses((status = 204, description = "Deleted; no body"), AuthResponses, TaskNotFound)
+    responses((status = 204, description = "Deleted; no body"), AuthResponses, TaskNotFound, PreconditionResponses)
 )]
 pub async fn delete(
     State(state): State<AppState>,
     owner: Owner,
+    conditions: Conditions,
     task: TaskRef,
 ) -> Result<StatusCode, ApiError> {
     let id = task.require()?;
-    if state.store.delete_task(owner.id(), id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::TaskNotFound)
+    match state.store.delete_task(owner.id(), id, &conditions.if_match).await? {
+        Written::Done(()) => Ok(StatusCode::NO_CONTENT),
+        Written::Missing => Err(ApiError::TaskNotFound),
+        Written::Changed(current) => Err(ApiError::PreconditionFailed(task_etag(current.revision))),
     }
-}
-
-fn found(task: Option<Task>) -> Result<Json<Task>, ApiError> {
-    task.map(Json).ok_or(ApiError::TaskNotFound)
 }

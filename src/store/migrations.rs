@@ -15,11 +15,15 @@ type Source = (&'static str, &'static str);
 const SQLITE: &[Source] = &[
     ("V1__create_users_and_tasks", include_str!("../../migrations/sqlite/0001_create_users_and_tasks.sql")),
     ("V2__count_tasks_per_user", include_str!("../../migrations/sqlite/0002_count_tasks_per_user.sql")),
+    ("V3__task_revisions", include_str!("../../migrations/sqlite/0003_task_revisions.sql")),
+    ("V4__idempotency_keys", include_str!("../../migrations/sqlite/0004_idempotency_keys.sql")),
 ];
 
 const POSTGRES: &[Source] = &[
     ("V1__create_users_and_tasks", include_str!("../../migrations/postgres/0001_create_users_and_tasks.sql")),
     ("V2__count_tasks_per_user", include_str!("../../migrations/postgres/0002_count_tasks_per_user.sql")),
+    ("V3__task_revisions", include_str!("../../migrations/postgres/0003_task_revisions.sql")),
+    ("V4__idempotency_keys", include_str!("../../migrations/postgres/0004_idempotency_keys.sql")),
 ];
 
 /// The highest version a sqlx-era release applied, if this database has one.

@@ -7,6 +7,7 @@
 mod admission;
 mod config;
 mod error;
+pub mod idempotency;
 mod migrations;
 pub mod postgres;
 mod rows;
@@ -15,7 +16,7 @@ pub mod sqlite;
 
 use std::time::Duration;
 
-use crate::domain::{ListQuery, NewTask, Task, TaskId, TaskPatch};
+use crate::domain::{IfMatch, ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch};
 pub use config::{DatabaseConfig, DatabaseUrlError};
 pub use error::StoreError;
 pub use postgres::{PgConfig, Pooler};
@@ -145,26 +146,101 @@ impl Store {
         on_engine!(self, engine => engine.list_tasks(owner, query).await)
     }
 
-    /// Applies the present fields in one statement; an empty patch changes nothing.
+    /// Applies the present fields in one statement, if `if_match` holds (checked
+    /// in that statement); an empty patch changes nothing.
     pub async fn update_task(
         &self,
         owner: &str,
         id: TaskId,
         patch: &TaskPatch,
-    ) -> Result<Option<Task>, StoreError> {
+        if_match: &IfMatch,
+    ) -> Result<Written<Task>, StoreError> {
         if patch.is_empty() {
-            return self.get_task(owner, id).await;
+            return Ok(match self.get_task(owner, id).await? {
+                Some(task) if if_match.admits(task.revision) => Written::Done(task),
+                Some(task) => Written::Changed(task),
+                None => Written::Missing,
+            });
         }
-        on_engine!(self, engine => engine.update_task(owner, id, patch).await)
+        let revisions = sql::revision_list(if_match);
+        let done =
+            on_engine!(self, engine => engine.update_task(owner, id, patch, revisions.as_deref()).await)?;
+        self.settle(done, owner, id, if_match).await
     }
 
-    pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        on_engine!(self, engine => engine.toggle_task(owner, id).await)
+    pub async fn toggle_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        if_match: &IfMatch,
+    ) -> Result<Written<Task>, StoreError> {
+        let revisions = sql::revision_list(if_match);
+        let done = on_engine!(self, engine => engine.toggle_task(owner, id, revisions.as_deref()).await)?;
+        self.settle(done, owner, id, if_match).await
     }
 
-    /// `true` if this call deleted the task (and gave its owner one back).
-    pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
-        on_engine!(self, engine => engine.delete_task(owner, id).await)
+    /// `Done` if this call deleted the task (and gave its owner one back).
+    pub async fn delete_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        if_match: &IfMatch,
+    ) -> Result<Written<()>, StoreError> {
+        let revisions = sql::revision_list(if_match);
+        let done = on_engine!(self, engine => engine.delete_task(owner, id, revisions.as_deref()).await)?;
+        self.settle(done.then_some(()), owner, id, if_match).await
+    }
+
+    /// A conditional write that wrote nothing: the task is missing, or (when
+    /// revisions were required) it exists at another one. The read after
+    /// only tells the two apart; the write itself was atomic.
+    async fn settle<T>(
+        &self,
+        done: Option<T>,
+        owner: &str,
+        id: TaskId,
+        if_match: &IfMatch,
+    ) -> Result<Written<T>, StoreError> {
+        Ok(match done {
+            Some(done) => Written::Done(done),
+            None if matches!(if_match, IfMatch::Revisions(_)) => match self.get_task(owner, id).await? {
+                Some(current) => Written::Changed(current),
+                None => Written::Missing,
+            },
+            None => Written::Missing,
+        })
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written<T> {
+    Done(T),
+    /// No such task (of this owner).
+    Missing,
+    /// `If-Match` did not hold: the task as it is now, unchanged.
+    Changed(Task),
+}
+
+/// A patch as `sql::UPDATE_TASK`'s parameters: the title (`$3`), whether the
+/// description is being set (`$4`: `NULL` is a value it can be set to), the
+/// description (`$5`) and `completed` (`$6`); absent fields keep their value.
+struct PatchParams<'a> {
+    title: Option<&'a str>,
+    sets_description: bool,
+    description: Option<&'a str>,
+    completed: Option<bool>,
+}
+
+impl<'a> PatchParams<'a> {
+    fn of(patch: &'a TaskPatch) -> Self {
+        let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
+        Self {
+            title: patch.title.as_ref().map(|title| title.as_str()),
+            sets_description: description.is_some(),
+            description: description.flatten(),
+            completed: patch.completed,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, accepts, to_sql_checke
 use crate::domain::{Task, Timestamp};
 
 /// Position of the window count in a listing row, after the task's columns.
-pub const TOTAL_COLUMN: usize = 7;
+pub const TOTAL_COLUMN: usize = 8;
 
 pub fn task_from_pg(row: &tokio_postgres::Row) -> Result<Task, tokio_postgres::Error> {
     Ok(Task {
@@ -20,6 +20,7 @@ pub fn task_from_pg(row: &tokio_postgres::Row) -> Result<Task, tokio_postgres::E
         completed: row.try_get(4)?,
         created_at: row.try_get(5)?,
         updated_at: row.try_get(6)?,
+        revision: row.try_get(7)?,
     })
 }
 
@@ -32,6 +33,7 @@ pub fn task_from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
         completed: row.get(4)?,
         created_at: row.get(5)?,
         updated_at: row.get(6)?,
+        revision: row.get(7)?,
     })
 }
 

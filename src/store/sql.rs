@@ -4,11 +4,20 @@
 //! window functions) means the same on both. Every statement that touches a task
 //! is scoped by `user_id`, so no query can reach another owner's row.
 
-use crate::domain::{SortKey, SortOrder};
+use crate::domain::{IfMatch, SortKey, SortOrder};
 
 macro_rules! task_columns {
     () => {
-        "id, user_id, title, description, completed, created_at, updated_at"
+        "id, user_id, title, description, completed, created_at, updated_at, revision"
+    };
+}
+
+/// `If-Match`, checked in the write's own statement: parameter `$n` is NULL
+/// (no condition) or the acceptable revisions as text, `,3,5,` (any number of
+/// them, in one parameter both engines bind the same way).
+macro_rules! revision_matches {
+    ($n:literal) => {
+        concat!("($", $n, " IS NULL OR $", $n, " LIKE '%,' || CAST(revision AS TEXT) || ',%')")
     };
 }
 
@@ -51,27 +60,45 @@ pub const SELECT_TASK: &str =
 pub const UPDATE_TASK: &str = concat!(
     "UPDATE tasks SET title = COALESCE($3, title), \
      description = CASE WHEN $4 THEN $5 ELSE description END, \
-     completed = COALESCE($6, completed), updated_at = $7 \
-     WHERE id = $1 AND user_id = $2 RETURNING ",
+     completed = COALESCE($6, completed), updated_at = $7, revision = revision + 1 \
+     WHERE id = $1 AND user_id = $2 AND ",
+    revision_matches!(8),
+    " RETURNING ",
     task_columns!()
 );
 
 /// The flip happens inside the database, so concurrent toggles serialize on the
 /// row lock instead of racing a read-modify-write.
 pub const TOGGLE_TASK: &str = concat!(
-    "UPDATE tasks SET completed = NOT completed, updated_at = $3 \
-     WHERE id = $1 AND user_id = $2 RETURNING ",
+    "UPDATE tasks SET completed = NOT completed, updated_at = $3, revision = revision + 1 \
+     WHERE id = $1 AND user_id = $2 AND ",
+    revision_matches!(4),
+    " RETURNING ",
     task_columns!()
 );
 
-pub const DELETE_TASK: &str = "DELETE FROM tasks WHERE id = $1 AND user_id = $2";
+pub const DELETE_TASK: &str =
+    concat!("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ", revision_matches!(3));
 
 pub const UNCOUNT_IN_USER: &str = "UPDATE users SET task_count = task_count - 1 WHERE id = $1";
 
 /// PostgreSQL only: the delete and the owner's count as one statement; one row
 /// updated means one task deleted.
-pub const DELETE_TASK_AND_UNCOUNT: &str = "WITH gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2 \
-     RETURNING user_id) UPDATE users SET task_count = task_count - 1 FROM gone WHERE users.id = gone.user_id";
+pub const DELETE_TASK_AND_UNCOUNT: &str = concat!(
+    "WITH gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ",
+    revision_matches!(3),
+    " RETURNING user_id) UPDATE users SET task_count = task_count - 1 FROM gone WHERE users.id = gone.user_id"
+);
+
+/// `If-Match`'s revisions as the `revision_matches!` parameter.
+pub fn revision_list(if_match: &IfMatch) -> Option<String> {
+    match if_match {
+        IfMatch::Absent | IfMatch::Exists => None,
+        IfMatch::Revisions(revisions) => {
+            Some(revisions.iter().fold(",".to_owned(), |list, revision| format!("{list}{revision},")))
+        }
+    }
+}
 
 /// `$2`: required `completed` value, or NULL for every task.
 pub const COUNT_TASKS: &str =
@@ -118,3 +145,36 @@ pub const PING: &str = "SELECT 1";
 pub fn for_sqlite(sql: &str) -> String {
     sql.replace('$', "?")
 }
+
+/// PostgreSQL only: `CREATE_TASK_WITH_USER` gated on an idempotency claim
+/// (`$8` key, `$9` token) that is still held (locked for the statement), and
+/// recording the new task on the key in the same statement.
+pub const CREATE_TASK_CLAIMED: &str = concat!(
+    "WITH claim AS (SELECT user_id FROM idempotency_keys WHERE user_id = $1 AND key = $8 AND claim = $9 \
+     AND task_id IS NULL AND status IS NULL FOR UPDATE), \
+     owner AS (INSERT INTO users (id, email, created_at, task_count) SELECT $1, $2, $3, 1 FROM claim \
+     ON CONFLICT (id) DO UPDATE SET task_count = users.task_count + 1, email = COALESCE(excluded.email, users.email) \
+     WHERE users.task_count < $4 RETURNING id), \
+     created AS (INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
+     SELECT id, $5, $6, $7, $3, $3 FROM owner RETURNING ",
+    task_columns!(),
+    "), marked AS (UPDATE idempotency_keys SET task_id = created.id FROM created \
+     WHERE idempotency_keys.user_id = $1 AND idempotency_keys.key = $8) SELECT ",
+    task_columns!(),
+    " FROM created"
+);
+
+/// PostgreSQL only: `TOGGLE_TASK` gated on an idempotency claim (`$5`, `$6`).
+pub const TOGGLE_TASK_CLAIMED: &str = concat!(
+    "WITH claim AS (SELECT 1 FROM idempotency_keys WHERE user_id = $2 AND key = $5 AND claim = $6 \
+     AND task_id IS NULL AND status IS NULL FOR UPDATE), \
+     flipped AS (UPDATE tasks SET completed = NOT completed, updated_at = $3, revision = revision + 1 \
+     WHERE id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM claim) AND ",
+    revision_matches!(4),
+    " RETURNING ",
+    task_columns!(),
+    "), marked AS (UPDATE idempotency_keys SET task_id = flipped.id FROM flipped \
+     WHERE idempotency_keys.user_id = $2 AND idempotency_keys.key = $5) SELECT ",
+    task_columns!(),
+    " FROM flipped"
+);

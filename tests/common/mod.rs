@@ -133,6 +133,7 @@ pub fn settings(database_url: String) -> Settings {
         request_timeout_seconds: 15,
         max_connections: 4096,
         header_timeout_seconds: 30,
+        idempotency_key_ttl_seconds: 86_400,
         better_auth_secret: Some(SECRET.into()),
         jwt_leeway_seconds: 0,
         better_auth_url: None,

@@ -9,6 +9,7 @@
 //! (toggles: 4.7k/s on 2 connections, 7.6k/s on 10).
 
 mod connections;
+mod keys;
 mod migrate;
 mod statements;
 mod tls;
@@ -21,7 +22,7 @@ use tokio_postgres::types::ToSql;
 use super::admission::Admission;
 use super::error::STARTUP_WAIT;
 use super::rows::{TOTAL_COLUMN, task_from_pg};
-use super::{PoolSettings, PoolStats, StoreError, TaskPage, Writer, sql};
+use super::{PatchParams, PoolSettings, PoolStats, StoreError, TaskPage, Writer, sql};
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 use connections::{Connections, Connector};
 use statements::Conn;
@@ -113,11 +114,13 @@ impl PgStore {
     }
 
     pub fn pool_stats(&self) -> Vec<PoolStats> {
-        let ((reads, most_reads), (writes, most_writes)) =
-            (self.inner.reads.counts(), self.inner.writes.counts());
-        let (open, max) = (reads + writes, most_reads + most_writes);
         // Pipelined: every open connection takes more queries, none is "busy".
-        vec![PoolStats { name: "postgres", open, idle: open as usize, max }]
+        let stats = |name, (open, max): (u32, u32)| PoolStats { name, open, idle: open as usize, max };
+        // `postgres` is the DATABASE_MAX_CONNECTIONS set (writes), as before the split.
+        vec![
+            stats("postgres", self.inner.writes.counts()),
+            stats("postgres_reads", self.inner.reads.counts()),
+        ]
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -198,26 +201,36 @@ impl PgStore {
         owner: &str,
         id: TaskId,
         patch: &TaskPatch,
+        revisions: Option<&str>,
     ) -> Result<Option<Task>, StoreError> {
-        let title = patch.title.as_ref().map(|title| title.as_str());
-        let description = patch.description.as_ref().map(|d| d.as_ref().map(TaskDescription::as_str));
-        let (sets_description, description) = (description.is_some(), description.flatten());
+        let PatchParams { title, sets_description, description, completed } = PatchParams::of(patch);
         let now = Timestamp::now();
-        let params: [&(dyn ToSql + Sync); 7] =
-            [&id.get(), &owner, &title, &sets_description, &description, &patch.completed, &now];
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&id.get(), &owner, &title, &sets_description, &description, &completed, &now, &revisions];
         self.optional_task(Role::Write, statements::UPDATE, &params).await
     }
 
     /// The flip happens inside the database, so concurrent toggles serialize
     /// on the row lock instead of racing a read-modify-write.
-    pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        self.optional_task(Role::Write, statements::TOGGLE, &[&id.get(), &owner, &Timestamp::now()]).await
+    pub async fn toggle_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&str>,
+    ) -> Result<Option<Task>, StoreError> {
+        let params: [&(dyn ToSql + Sync); 4] = [&id.get(), &owner, &Timestamp::now(), &revisions];
+        self.optional_task(Role::Write, statements::TOGGLE, &params).await
     }
 
     /// The delete and the owner's count as one statement: one row updated
     /// means one task deleted.
-    pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
-        let params: [&(dyn ToSql + Sync); 2] = [&id.get(), &owner];
+    pub async fn delete_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let params: [&(dyn ToSql + Sync); 3] = [&id.get(), &owner, &revisions];
         self.with_conn(Role::Write, |conn| async move {
             conn.execute(statements::DELETE, &params).await.map(|n| n == 1)
         })

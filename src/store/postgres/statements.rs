@@ -7,7 +7,7 @@
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Error, Row, Statement};
 
-use super::super::sql;
+use super::super::{idempotency as keys, sql};
 
 pub struct Definition {
     pub sql: &'static str,
@@ -26,8 +26,19 @@ pub const COUNT: usize = 5;
 pub const PING: usize = 6;
 /// The listings, `LIST + sql::list_index(sort, order)`.
 pub const LIST: usize = 7;
+/// Idempotency keys (see `store::idempotency`).
+pub const CLAIM_KEY: usize = 13;
+pub const READ_KEY: usize = 14;
+pub const STORE_RESPONSE: usize = 15;
+pub const RELEASE_KEY: usize = 16;
+pub const PRUNE_KEYS: usize = 17;
+pub const CLAIM_HELD: usize = 18;
+pub const CREATE_CLAIMED: usize = 19;
+pub const TOGGLE_CLAIMED: usize = 20;
 
-pub const DEFINITIONS: [Definition; 13] = [
+const KEY: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8];
+
+pub const DEFINITIONS: [Definition; 21] = [
     Definition {
         sql: sql::CREATE_TASK_WITH_USER,
         types: &[Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL],
@@ -35,10 +46,19 @@ pub const DEFINITIONS: [Definition; 13] = [
     Definition { sql: sql::SELECT_TASK, types: &[Type::INT8, Type::TEXT] },
     Definition {
         sql: sql::UPDATE_TASK,
-        types: &[Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ],
+        types: &[
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::BOOL,
+            Type::TEXT,
+            Type::BOOL,
+            Type::TIMESTAMPTZ,
+            Type::TEXT,
+        ],
     },
-    Definition { sql: sql::TOGGLE_TASK, types: &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ] },
-    Definition { sql: sql::DELETE_TASK_AND_UNCOUNT, types: &[Type::INT8, Type::TEXT] },
+    Definition { sql: sql::TOGGLE_TASK, types: &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT] },
+    Definition { sql: sql::DELETE_TASK_AND_UNCOUNT, types: &[Type::INT8, Type::TEXT, Type::TEXT] },
     Definition { sql: sql::COUNT_TASKS, types: &[Type::TEXT, Type::BOOL] },
     Definition { sql: sql::PING, types: &[] },
     Definition { sql: sql::LIST_TASKS[0], types: LIST_TYPES },
@@ -47,6 +67,44 @@ pub const DEFINITIONS: [Definition; 13] = [
     Definition { sql: sql::LIST_TASKS[3], types: LIST_TYPES },
     Definition { sql: sql::LIST_TASKS[4], types: LIST_TYPES },
     Definition { sql: sql::LIST_TASKS[5], types: LIST_TYPES },
+    Definition {
+        sql: keys::CLAIM_KEY,
+        types: &[
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::TIMESTAMPTZ,
+            Type::TIMESTAMPTZ,
+            Type::TIMESTAMPTZ,
+        ],
+    },
+    Definition { sql: keys::READ_KEY, types: &[Type::TEXT, Type::TEXT] },
+    Definition {
+        sql: keys::STORE_RESPONSE,
+        types: &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT],
+    },
+    Definition { sql: keys::RELEASE_KEY, types: KEY },
+    Definition { sql: keys::PRUNE_KEYS, types: &[Type::TIMESTAMPTZ] },
+    Definition { sql: keys::CLAIM_HELD, types: KEY },
+    Definition {
+        sql: sql::CREATE_TASK_CLAIMED,
+        types: &[
+            Type::TEXT,
+            Type::TEXT,
+            Type::TIMESTAMPTZ,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::BOOL,
+            Type::TEXT,
+            Type::INT8,
+        ],
+    },
+    Definition {
+        sql: sql::TOGGLE_TASK_CLAIMED,
+        types: &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8],
+    },
 ];
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

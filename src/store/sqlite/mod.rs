@@ -3,6 +3,7 @@
 //! readers and the writer never block each other; `synchronous=NORMAL`,
 //! which with WAL loses nothing on a process crash (only on power loss).
 
+mod keys;
 mod options;
 mod workers;
 
@@ -16,7 +17,7 @@ use super::admission::Admission;
 use super::migrations::{self, SQLX_ERA_VERSION, failed};
 use super::rows::{TOTAL_COLUMN, task_from_sqlite};
 use super::sql::{self, for_sqlite};
-use super::{PoolSettings, PoolStats, StoreError, TaskPage, Writer};
+use super::{PatchParams, PoolSettings, PoolStats, StoreError, TaskPage, Writer};
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 pub use options::SqliteOptions;
 use workers::{Write, WriteJob};
@@ -223,33 +224,52 @@ impl SqliteStore {
         owner: &str,
         id: TaskId,
         patch: &TaskPatch,
+        revisions: Option<&str>,
     ) -> Result<Option<Task>, StoreError> {
-        let owner = owner.to_owned();
-        let title = patch.title.as_ref().map(|title| title.as_str().to_owned());
-        let description = patch.description.as_ref().map(|d| d.as_ref().map(|d| d.as_str().to_owned()));
-        let completed = patch.completed;
+        let PatchParams { title, sets_description, description, completed } = PatchParams::of(patch);
+        let (owner, title, description) =
+            (owner.to_owned(), title.map(str::to_owned), description.map(str::to_owned));
+        let revisions = revisions.map(str::to_owned);
         self.write(move |conn| {
-            let (sets_description, description) = (description.is_some(), description.flatten());
-            let values =
-                params![id.get(), owner, title, sets_description, description, completed, Timestamp::now()];
+            let values = params![
+                id.get(),
+                owner,
+                title,
+                sets_description,
+                description,
+                completed,
+                Timestamp::now(),
+                revisions
+            ];
             conn.prepare_cached(&SQL.update_task)?.query_row(values, task_from_sqlite).optional()
         })
         .await
     }
 
-    pub async fn toggle_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        let owner = owner.to_owned();
+    pub async fn toggle_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&str>,
+    ) -> Result<Option<Task>, StoreError> {
+        let (owner, revisions) = (owner.to_owned(), revisions.map(str::to_owned));
         self.write(move |conn| {
-            let values = params![id.get(), owner, Timestamp::now()];
+            let values = params![id.get(), owner, Timestamp::now(), revisions];
             conn.prepare_cached(&SQL.toggle_task)?.query_row(values, task_from_sqlite).optional()
         })
         .await
     }
 
-    pub async fn delete_task(&self, owner: &str, id: TaskId) -> Result<bool, StoreError> {
-        let owner = owner.to_owned();
+    pub async fn delete_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (owner, revisions) = (owner.to_owned(), revisions.map(str::to_owned));
         self.write(move |conn| {
-            let deleted = conn.prepare_cached(&SQL.delete_task)?.execute(params![id.get(), owner])?;
+            let deleted =
+                conn.prepare_cached(&SQL.delete_task)?.execute(params![id.get(), owner, revisions])?;
             if deleted == 1 {
                 conn.prepare_cached(&SQL.uncount_in_user)?.execute(params![owner])?;
             }

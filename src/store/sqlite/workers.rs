@@ -152,3 +152,40 @@ fn described(error: &rusqlite::Error) -> StoreError {
     let text = error.to_string().into();
     if is_busy(error) { StoreError::Unavailable(text) } else { StoreError::Database(text) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes queued together share one commit, and the one that fails rolls
+    /// back alone: its neighbours are committed and answered `Ok`.
+    #[test]
+    fn a_failing_write_does_not_fail_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("group.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER NOT NULL CHECK (v > 0))").unwrap();
+        // Queue the whole group before the writer starts, so it is one transaction.
+        let (jobs, queue) = crossbeam_channel::unbounded::<WriteJob>();
+        let mut answers = Vec::new();
+        for v in [1, 2, -3, 4] {
+            let (reply, answer) = oneshot::channel();
+            let work = move |conn: &Connection| conn.execute("INSERT INTO t (v) VALUES (?1)", [v]);
+            jobs.send(WriteJob::Grouped(Box::new(Write { work, reply }))).unwrap();
+            answers.push(answer);
+        }
+        drop(jobs);
+        write_loop(conn, &queue);
+        let results: Vec<bool> = answers.into_iter().map(|a| a.blocking_recv().unwrap().is_ok()).collect();
+        assert_eq!(results, [true, true, false, true]);
+        let stored: Vec<i64> = Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(stored, [1, 2, 4]);
+    }
+}

@@ -1,0 +1,192 @@
+//! Idempotency keys in the database, so every instance agrees. A request
+//! with a key first *claims* it (one upsert: a new key, an expired one, or one
+//! whose claimant died before writing); its write then runs only while the
+//! claim is still its own and records the task it touched in the same
+//! statement; last, the answer is stored and replayed to every retry.
+
+use std::time::Duration;
+
+use super::{Store, StoreError, Writer, sql};
+use crate::domain::{IfMatch, NewTask, Task, TaskId, Timestamp};
+
+/// A keyed request: whose, which key, and a digest of what it asks.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyedRequest<'a> {
+    pub user_id: &'a str,
+    pub key: &'a str,
+    pub fingerprint: &'a str,
+}
+
+/// A claim held by this request: only it may write under the key.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed<'a> {
+    pub user_id: &'a str,
+    pub key: &'a str,
+    pub token: i64,
+}
+
+/// An answer as stored, and as replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+}
+
+/// What claiming a key found.
+#[derive(Debug)]
+pub enum Claim {
+    /// Ours to execute.
+    Mine(i64),
+    /// Already answered: replay this.
+    Answered(StoredResponse),
+    /// Written (this task) but the answer was never stored: the claimant died
+    /// in between. The write stands; the task as it is now is the answer.
+    Written(i64),
+    /// The key was used with a different request.
+    Mismatch,
+    /// Another request with this key is still running.
+    InFlight,
+}
+
+/// The row as read after a claim did not come back as ours.
+pub(super) struct KeyRow {
+    pub fingerprint: String,
+    pub status: Option<i64>,
+    pub response: Option<String>,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+    pub task_id: Option<i64>,
+}
+
+impl KeyRow {
+    pub(super) fn verdict(self, fingerprint: &str) -> Claim {
+        if self.fingerprint != fingerprint {
+            return Claim::Mismatch;
+        }
+        match (self.status, self.response, self.task_id) {
+            (Some(status), Some(body), _) => Claim::Answered(StoredResponse {
+                status: u16::try_from(status).unwrap_or(500),
+                body,
+                etag: self.etag,
+                location: self.location,
+            }),
+            (_, _, Some(task_id)) => Claim::Written(task_id),
+            _ => Claim::InFlight,
+        }
+    }
+}
+
+/// Claims a key: inserted new, or taken over when it expired, or when its
+/// claimant wrote nothing and has not been heard of since `stale_before`
+/// (for the same request only: `$7`). `RETURNING` comes back only then.
+pub const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, fingerprint, claim, claimed_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+     claim = excluded.claim, claimed_at = excluded.claimed_at, expires_at = excluded.expires_at, task_id = NULL, \
+     status = NULL, response = NULL, etag = NULL, location = NULL \
+     WHERE idempotency_keys.expires_at < $5 OR (idempotency_keys.status IS NULL \
+     AND idempotency_keys.task_id IS NULL AND idempotency_keys.claimed_at < $7 \
+     AND idempotency_keys.fingerprint = excluded.fingerprint) RETURNING claim";
+
+pub const READ_KEY: &str = "SELECT fingerprint, status, response, etag, location, task_id \
+     FROM idempotency_keys WHERE user_id = $1 AND key = $2";
+
+pub const STORE_RESPONSE: &str = "UPDATE idempotency_keys SET status = $4, response = $5, etag = $6, location = $7 \
+     WHERE user_id = $1 AND key = $2 AND claim = $3";
+
+/// Gives a claim back when its request failed for a passing reason (503), so
+/// a retry can execute; never once the write happened.
+pub const RELEASE_KEY: &str =
+    "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND claim = $3 AND task_id IS NULL";
+
+pub const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at < $1";
+
+/// The claim still ours, nothing written under it yet.
+pub const CLAIM_HELD: &str = "SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND claim = $3 \
+     AND task_id IS NULL AND status IS NULL";
+
+pub const MARK_WRITTEN: &str = "UPDATE idempotency_keys SET task_id = $3 WHERE user_id = $1 AND key = $2";
+
+impl Store {
+    /// Claims `request`'s key for `ttl`; a claimant silent for `stale` is presumed dead.
+    pub async fn claim_key(
+        &self,
+        request: KeyedRequest<'_>,
+        ttl: Duration,
+        stale: Duration,
+    ) -> Result<Claim, StoreError> {
+        let now = Timestamp::now();
+        let (expires, stale_before) = (now.plus(ttl), now.minus(stale));
+        let token = rand::random::<i64>();
+        match self {
+            Store::Sqlite(engine) => engine.claim_key(request, token, now, expires, stale_before).await,
+            Store::Postgres(engine) => engine.claim_key(request, token, now, expires, stale_before).await,
+        }
+    }
+
+    /// `create_task`, only while `claim` holds; `None` when the quota is full
+    /// or the claim was lost (see `claim_held`).
+    pub async fn create_task_claimed(
+        &self,
+        writer: Writer<'_>,
+        new: &NewTask,
+        max_tasks: u32,
+        claim: Claimed<'_>,
+    ) -> Result<Option<Task>, StoreError> {
+        match self {
+            Store::Sqlite(engine) => engine.create_task_claimed(writer, new, max_tasks, claim).await,
+            Store::Postgres(engine) => engine.create_task_claimed(writer, new, max_tasks, claim).await,
+        }
+    }
+
+    /// `toggle_task`, only while `claim` holds.
+    pub async fn toggle_task_claimed(
+        &self,
+        owner: &str,
+        id: TaskId,
+        if_match: &IfMatch,
+        claim: Claimed<'_>,
+    ) -> Result<Option<Task>, StoreError> {
+        let revisions = sql::revision_list(if_match);
+        match self {
+            Store::Sqlite(engine) => engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await,
+            Store::Postgres(engine) => {
+                engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await
+            }
+        }
+    }
+
+    pub async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(engine) => engine.claim_held(claim).await,
+            Store::Postgres(engine) => engine.claim_held(claim).await,
+        }
+    }
+
+    pub async fn store_response(
+        &self,
+        claim: Claimed<'_>,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(engine) => engine.store_response(claim, response).await,
+            Store::Postgres(engine) => engine.store_response(claim, response).await,
+        }
+    }
+
+    pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(engine) => engine.release_key(claim).await,
+            Store::Postgres(engine) => engine.release_key(claim).await,
+        }
+    }
+
+    /// Deletes expired keys; how many went.
+    pub async fn prune_keys(&self) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(engine) => engine.prune_keys(Timestamp::now()).await,
+            Store::Postgres(engine) => engine.prune_keys(Timestamp::now()).await,
+        }
+    }
+}

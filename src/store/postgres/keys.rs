@@ -1,0 +1,121 @@
+//! Idempotency keys on PostgreSQL: each step one statement, so they pipeline
+//! like the rest and hold behind a transaction-mode pooler.
+
+use tokio_postgres::types::ToSql;
+
+use super::super::idempotency::{Claim, Claimed, KeyRow, KeyedRequest, StoredResponse};
+use super::super::{StoreError, Writer};
+use super::{PgStore, Role, statements};
+use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
+
+impl PgStore {
+    pub async fn claim_key(
+        &self,
+        request: KeyedRequest<'_>,
+        token: i64,
+        now: Timestamp,
+        expires: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let KeyedRequest { user_id, key, fingerprint } = request;
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&user_id, &key, &fingerprint, &token, &now, &expires, &stale_before];
+        self.with_conn(Role::Write, |conn| async move {
+            if conn.query_opt(statements::CLAIM_KEY, &params).await?.is_some() {
+                return Ok(Claim::Mine(token));
+            }
+            let Some(row) = conn.query_opt(statements::READ_KEY, &[&user_id, &key]).await? else {
+                // Pruned between the two statements: as good as in flight; the retry claims it.
+                return Ok(Claim::InFlight);
+            };
+            let status: Option<i32> = row.try_get(1)?;
+            let found = KeyRow {
+                fingerprint: row.try_get(0)?,
+                status: status.map(i64::from),
+                response: row.try_get(2)?,
+                etag: row.try_get(3)?,
+                location: row.try_get(4)?,
+                task_id: row.try_get(5)?,
+            };
+            Ok(found.verdict(fingerprint))
+        })
+        .await
+    }
+
+    pub async fn create_task_claimed(
+        &self,
+        writer: Writer<'_>,
+        new: &NewTask,
+        max_tasks: u32,
+        claim: Claimed<'_>,
+    ) -> Result<Option<Task>, StoreError> {
+        let (now, max_tasks) = (Timestamp::now(), i64::from(max_tasks));
+        let description = new.description.as_ref().map(TaskDescription::as_str);
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &writer.user_id,
+            &writer.email,
+            &now,
+            &max_tasks,
+            &new.title.as_str(),
+            &description,
+            &new.completed,
+            &claim.key,
+            &claim.token,
+        ];
+        self.optional_task(Role::Write, statements::CREATE_CLAIMED, &params).await
+    }
+
+    pub async fn toggle_task_claimed(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&str>,
+        claim: Claimed<'_>,
+    ) -> Result<Option<Task>, StoreError> {
+        let params: [&(dyn ToSql + Sync); 6] =
+            [&id.get(), &owner, &Timestamp::now(), &revisions, &claim.key, &claim.token];
+        self.optional_task(Role::Write, statements::TOGGLE_CLAIMED, &params).await
+    }
+
+    pub async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
+        let params: [&(dyn ToSql + Sync); 3] = [&claim.user_id, &claim.key, &claim.token];
+        self.with_conn(Role::Write, |conn| async move {
+            conn.query_opt(statements::CLAIM_HELD, &params).await.map(|row| row.is_some())
+        })
+        .await
+    }
+
+    pub async fn store_response(
+        &self,
+        claim: Claimed<'_>,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        let status = i32::from(response.status);
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &claim.user_id,
+            &claim.key,
+            &claim.token,
+            &status,
+            &response.body,
+            &response.etag,
+            &response.location,
+        ];
+        self.with_conn(Role::Write, |conn| async move {
+            conn.execute(statements::STORE_RESPONSE, &params).await.map(drop)
+        })
+        .await
+    }
+
+    pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
+        let params: [&(dyn ToSql + Sync); 3] = [&claim.user_id, &claim.key, &claim.token];
+        self.with_conn(Role::Write, |conn| async move {
+            conn.execute(statements::RELEASE_KEY, &params).await.map(drop)
+        })
+        .await
+    }
+
+    pub async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.with_conn(Role::Write, |conn| async move { conn.execute(statements::PRUNE_KEYS, &[&now]).await })
+            .await
+    }
+}

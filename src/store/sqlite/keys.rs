@@ -1,0 +1,148 @@
+//! Idempotency keys on SQLite: each step one job on the writer thread, so a
+//! claim and the write it gates are each one transaction.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::super::idempotency::{self as keys, Claim, Claimed, KeyRow, KeyedRequest, StoredResponse};
+use super::super::rows::task_from_sqlite;
+use super::super::sql::for_sqlite;
+use super::super::{StoreError, Writer};
+use super::{SQL, SqliteStore};
+use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
+
+fn claim_held(conn: &Connection, user_id: &str, key: &str, token: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(&for_sqlite(keys::CLAIM_HELD))?
+        .query_row(params![user_id, key, token], |_| Ok(()))
+        .optional()
+        .map(|row| row.is_some())
+}
+
+fn mark_written(conn: &Connection, user_id: &str, key: &str, task_id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(&for_sqlite(keys::MARK_WRITTEN))?.execute(params![user_id, key, task_id]).map(drop)
+}
+
+impl SqliteStore {
+    pub async fn claim_key(
+        &self,
+        request: KeyedRequest<'_>,
+        token: i64,
+        now: Timestamp,
+        expires: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let (user, key, fingerprint) =
+            (request.user_id.to_owned(), request.key.to_owned(), request.fingerprint.to_owned());
+        self.write(move |conn| {
+            let claimed = conn
+                .prepare_cached(&for_sqlite(keys::CLAIM_KEY))?
+                .query_row(params![user, key, fingerprint, token, now, expires, stale_before], |_| Ok(()))
+                .optional()?;
+            if claimed.is_some() {
+                return Ok(Claim::Mine(token));
+            }
+            let found =
+                conn.prepare_cached(&for_sqlite(keys::READ_KEY))?.query_row(params![user, key], |row| {
+                    Ok(KeyRow {
+                        fingerprint: row.get(0)?,
+                        status: row.get(1)?,
+                        response: row.get(2)?,
+                        etag: row.get(3)?,
+                        location: row.get(4)?,
+                        task_id: row.get(5)?,
+                    })
+                })?;
+            Ok(found.verdict(&fingerprint))
+        })
+        .await
+    }
+
+    pub async fn create_task_claimed(
+        &self,
+        writer: Writer<'_>,
+        new: &NewTask,
+        max_tasks: u32,
+        claim: Claimed<'_>,
+    ) -> Result<Option<Task>, StoreError> {
+        let (user, email) = (writer.user_id.to_owned(), writer.email.map(str::to_owned));
+        let (title, completed) = (new.title.as_str().to_owned(), new.completed);
+        let description = new.description.as_ref().map(|d| TaskDescription::as_str(d).to_owned());
+        let (key, token) = (claim.key.to_owned(), claim.token);
+        self.write(move |conn| {
+            if !claim_held(conn, &user, &key, token)? {
+                return Ok(None);
+            }
+            let now = Timestamp::now();
+            let counted = conn
+                .prepare_cached(&SQL.count_in_user)?
+                .query_row(params![user, email, now, i64::from(max_tasks)], |_| Ok(()))
+                .optional()?;
+            if counted.is_none() {
+                return Ok(None);
+            }
+            let task = conn
+                .prepare_cached(&SQL.insert_task)?
+                .query_row(params![user, title, description, completed, now], task_from_sqlite)?;
+            mark_written(conn, &user, &key, task.id)?;
+            Ok(Some(task))
+        })
+        .await
+    }
+
+    pub async fn toggle_task_claimed(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&str>,
+        claim: Claimed<'_>,
+    ) -> Result<Option<Task>, StoreError> {
+        let (owner, revisions, key, token) =
+            (owner.to_owned(), revisions.map(str::to_owned), claim.key.to_owned(), claim.token);
+        self.write(move |conn| {
+            if !claim_held(conn, &owner, &key, token)? {
+                return Ok(None);
+            }
+            let values = params![id.get(), owner, Timestamp::now(), revisions];
+            let task =
+                conn.prepare_cached(&SQL.toggle_task)?.query_row(values, task_from_sqlite).optional()?;
+            if let Some(task) = &task {
+                mark_written(conn, &owner, &key, task.id)?;
+            }
+            Ok(task)
+        })
+        .await
+    }
+
+    pub async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
+        let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
+        self.read(move |conn| claim_held(conn, &user, &key, token)).await
+    }
+
+    pub async fn store_response(
+        &self,
+        claim: Claimed<'_>,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
+        let StoredResponse { status, body, etag, location } = response.clone();
+        self.write(move |conn| {
+            let values = params![user, key, token, i64::from(status), body, etag, location];
+            conn.prepare_cached(&for_sqlite(keys::STORE_RESPONSE))?.execute(values).map(drop)
+        })
+        .await
+    }
+
+    pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
+        let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
+        self.write(move |conn| {
+            conn.prepare_cached(&for_sqlite(keys::RELEASE_KEY))?.execute(params![user, key, token]).map(drop)
+        })
+        .await
+    }
+
+    pub async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            conn.prepare_cached(&for_sqlite(keys::PRUNE_KEYS))?.execute(params![now]).map(|n| n as u64)
+        })
+        .await
+    }
+}
