@@ -259,6 +259,11 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// How long an `Idempotency-Key` and its answer are kept.
     pub idempotency_ttl: Duration,
+    /// How long a claimed key may go without a write before a retry takes it
+    /// over (its claimant presumed gone: a crash, or a database outage that
+    /// kept it from giving the key back). Safe at any length: a write runs only
+    /// while its claim holds, so a taken-over claimant writes nothing.
+    pub idempotency_takeover: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -319,6 +324,7 @@ impl Config {
                 max_connections: settings.max_connections as usize,
                 header_timeout: Duration::from_secs(settings.header_timeout_seconds),
                 idempotency_ttl: Duration::from_secs(settings.idempotency_key_ttl_seconds),
+                idempotency_takeover: Duration::from_secs(settings.database_statement_timeout_seconds),
             },
             auth: auth_config(settings, hs256_secret)?,
             cors_origins: parse_origins(&settings.cors_origins)?,

@@ -81,8 +81,7 @@ pub async fn begin(
 ) -> Result<Begun, ApiError> {
     let limits = &state.limits;
     let request = KeyedRequest { user_id: owner, key, fingerprint };
-    // A claimant silent for twice the longest a request may take is gone.
-    let claim = state.store.claim_key(request, limits.idempotency_ttl, limits.request_timeout * 2).await?;
+    let claim = state.store.claim_key(request, limits.idempotency_ttl, limits.idempotency_takeover).await?;
     Ok(match claim {
         Claim::Mine(token) => Begun::Claimed(token),
         Claim::Answered(stored) => Begun::Answered(replay(stored)),
