@@ -158,3 +158,32 @@ each_engine! {
         assert_eq!(rows, [0]);
     }
 }
+
+/// Two instances on one PostgreSQL agree on keys: retries spread over both
+/// still make one task, and a key used on one is replayed by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_share_their_keys() {
+    if !Engine::Postgres.enabled() {
+        return;
+    }
+    let (url, _db) = common::fresh_database(Engine::Postgres).await.unwrap();
+    let a = common::spawn_app_on(url.clone(), Engine::Postgres, |_| {}).await;
+    let b = common::spawn_app_on(url, Engine::Postgres, |_| {}).await;
+    let path = format!("/api/{ALICE}/tasks");
+    let body = || Some(json!({"title": "shared"}));
+    let tries = (0..40).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.keyed(ALICE, Method::POST, &path, "across", body())
+    });
+    let replies = join_all(tries).await;
+    let done: Vec<_> = replies.iter().filter(|r| r.status == 201).map(answer).collect();
+    assert!(replies.iter().all(|r| matches!(r.status.as_u16(), 201 | 409)));
+    assert!(!done.is_empty() && done.iter().all(|d| *d == done[0]));
+    for app in [&a, &b] {
+        let settled = app.keyed(ALICE, Method::POST, &path, "across", body()).await;
+        assert_eq!(answer(&settled), done[0]);
+        assert_eq!(app.count(ALICE).await, 1);
+    }
+    let other = b.keyed(ALICE, Method::POST, &path, "across", Some(json!({"title": "not the same"}))).await;
+    assert_eq!(other.status, 422);
+}
