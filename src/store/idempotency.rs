@@ -119,10 +119,7 @@ impl Store {
         let now = Timestamp::now();
         let (expires, stale_before) = (now.plus(ttl), now.minus(stale));
         let token = rand::random::<i64>();
-        match self {
-            Store::Sqlite(engine) => engine.claim_key(request, token, now, expires, stale_before).await,
-            Store::Postgres(engine) => engine.claim_key(request, token, now, expires, stale_before).await,
-        }
+        on_engine!(self, engine => engine.claim_key(request, token, now, expires, stale_before).await)
     }
 
     /// `create_task`, only while `claim` holds; `None` when the quota is full
@@ -134,10 +131,7 @@ impl Store {
         max_tasks: u32,
         claim: Claimed<'_>,
     ) -> Result<Option<Task>, StoreError> {
-        match self {
-            Store::Sqlite(engine) => engine.create_task_claimed(writer, new, max_tasks, claim).await,
-            Store::Postgres(engine) => engine.create_task_claimed(writer, new, max_tasks, claim).await,
-        }
+        on_engine!(self, engine => engine.create_task_claimed(writer, new, max_tasks, claim).await)
     }
 
     /// `toggle_task`, only while `claim` holds.
@@ -149,19 +143,11 @@ impl Store {
         claim: Claimed<'_>,
     ) -> Result<Option<Task>, StoreError> {
         let revisions = sql::revision_list(if_match);
-        match self {
-            Store::Sqlite(engine) => engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await,
-            Store::Postgres(engine) => {
-                engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await
-            }
-        }
+        on_engine!(self, engine => engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await)
     }
 
     pub async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(engine) => engine.claim_held(claim).await,
-            Store::Postgres(engine) => engine.claim_held(claim).await,
-        }
+        on_engine!(self, engine => engine.claim_held(claim).await)
     }
 
     pub async fn store_response(
@@ -169,24 +155,15 @@ impl Store {
         claim: Claimed<'_>,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(engine) => engine.store_response(claim, response).await,
-            Store::Postgres(engine) => engine.store_response(claim, response).await,
-        }
+        on_engine!(self, engine => engine.store_response(claim, response).await)
     }
 
     pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(engine) => engine.release_key(claim).await,
-            Store::Postgres(engine) => engine.release_key(claim).await,
-        }
+        on_engine!(self, engine => engine.release_key(claim).await)
     }
 
     /// Deletes expired keys; how many went.
     pub async fn prune_keys(&self) -> Result<u64, StoreError> {
-        match self {
-            Store::Sqlite(engine) => engine.prune_keys(Timestamp::now()).await,
-            Store::Postgres(engine) => engine.prune_keys(Timestamp::now()).await,
-        }
+        on_engine!(self, engine => engine.prune_keys(Timestamp::now()).await)
     }
 }

@@ -4,6 +4,17 @@
 //! thread with group commit). The SQL text is shared (see `sql`); each engine
 //! decides how it reaches the database.
 
+/// The same call on whichever engine this store is (defined before the
+/// modules so that `idempotency` can use it too).
+macro_rules! on_engine {
+    ($store:expr, $engine:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($engine) => $body,
+            Store::Postgres($engine) => $body,
+        }
+    };
+}
+
 mod admission;
 mod config;
 mod error;
@@ -57,16 +68,6 @@ pub struct PoolStats {
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PgStore),
-}
-
-/// The same call on whichever engine this store is.
-macro_rules! on_engine {
-    ($store:expr, $engine:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite($engine) => $body,
-            Store::Postgres($engine) => $body,
-        }
-    };
 }
 
 impl Store {
