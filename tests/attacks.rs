@@ -19,6 +19,9 @@ const ATTACKER: &str = "mallory";
 fn assert_no_internals(what: &str, body: &str) {
     for needle in [
         "sqlx",
+        "rusqlite",
+        "tokio_postgres",
+        "db error",
         "SELECT",
         "INSERT",
         "UPDATE ",

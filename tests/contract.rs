@@ -560,7 +560,7 @@ contract! {
         app.execute("DROP TABLE tasks").await;
         let reply = app.list(ALICE, "").await;
         assert_eq!((reply.status.as_u16(), reply.json.clone()), (500, json!({"detail": "Internal server error"})));
-        for leak in ["tasks", "SELECT", "sqlx", "no such table", "relation", ".rs"] {
+        for leak in ["tasks", "SELECT", "sqlx", "no such table", "relation", ".rs", "db error", "rusqlite", "tokio"] {
             assert!(!reply.text.contains(leak), "{leak} leaked: {}", reply.text);
         }
     }
