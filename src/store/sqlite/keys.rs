@@ -1,6 +1,8 @@
 //! Idempotency keys on SQLite: each step one job on the writer thread, so a
 //! claim and the write it gates are each one transaction.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::idempotency::{self as keys, Claim, Claimed, KeyRow, KeyedRequest, StoredResponse};
@@ -10,15 +12,36 @@ use super::super::{StoreError, Writer};
 use super::{SQL, SqliteStore};
 use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
 
+/// The key statements with SQLite's parameter markers, converted once.
+struct KeySql {
+    claim_held: String,
+    mark_written: String,
+    claim_key: String,
+    read_key: String,
+    store_response: String,
+    release_key: String,
+    prune_keys: String,
+}
+
+static KEY_SQL: LazyLock<KeySql> = LazyLock::new(|| KeySql {
+    claim_held: for_sqlite(keys::CLAIM_HELD),
+    mark_written: for_sqlite(keys::MARK_WRITTEN),
+    claim_key: for_sqlite(keys::CLAIM_KEY),
+    read_key: for_sqlite(keys::READ_KEY),
+    store_response: for_sqlite(keys::STORE_RESPONSE),
+    release_key: for_sqlite(keys::RELEASE_KEY),
+    prune_keys: for_sqlite(keys::PRUNE_KEYS),
+});
+
 fn claim_held(conn: &Connection, user_id: &str, key: &str, token: i64) -> rusqlite::Result<bool> {
-    conn.prepare_cached(&for_sqlite(keys::CLAIM_HELD))?
+    conn.prepare_cached(&KEY_SQL.claim_held)?
         .query_row(params![user_id, key, token], |_| Ok(()))
         .optional()
         .map(|row| row.is_some())
 }
 
 fn mark_written(conn: &Connection, user_id: &str, key: &str, task_id: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(&for_sqlite(keys::MARK_WRITTEN))?.execute(params![user_id, key, task_id]).map(drop)
+    conn.prepare_cached(&KEY_SQL.mark_written)?.execute(params![user_id, key, task_id]).map(drop)
 }
 
 impl SqliteStore {
@@ -34,23 +57,22 @@ impl SqliteStore {
             (request.user_id.to_owned(), request.key.to_owned(), request.fingerprint.to_owned());
         self.write(move |conn| {
             let claimed = conn
-                .prepare_cached(&for_sqlite(keys::CLAIM_KEY))?
+                .prepare_cached(&KEY_SQL.claim_key)?
                 .query_row(params![user, key, fingerprint, token, now, expires, stale_before], |_| Ok(()))
                 .optional()?;
             if claimed.is_some() {
                 return Ok(Claim::Mine(token));
             }
-            let found =
-                conn.prepare_cached(&for_sqlite(keys::READ_KEY))?.query_row(params![user, key], |row| {
-                    Ok(KeyRow {
-                        fingerprint: row.get(0)?,
-                        status: row.get(1)?,
-                        response: row.get(2)?,
-                        etag: row.get(3)?,
-                        location: row.get(4)?,
-                        task_id: row.get(5)?,
-                    })
-                })?;
+            let found = conn.prepare_cached(&KEY_SQL.read_key)?.query_row(params![user, key], |row| {
+                Ok(KeyRow {
+                    fingerprint: row.get(0)?,
+                    status: row.get(1)?,
+                    response: row.get(2)?,
+                    etag: row.get(3)?,
+                    location: row.get(4)?,
+                    task_id: row.get(5)?,
+                })
+            })?;
             Ok(found.verdict(&fingerprint))
         })
         .await
@@ -126,7 +148,7 @@ impl SqliteStore {
         let StoredResponse { status, body, etag, location } = response.clone();
         self.write(move |conn| {
             let values = params![user, key, token, i64::from(status), body, etag, location];
-            conn.prepare_cached(&for_sqlite(keys::STORE_RESPONSE))?.execute(values).map(drop)
+            conn.prepare_cached(&KEY_SQL.store_response)?.execute(values).map(drop)
         })
         .await
     }
@@ -134,14 +156,14 @@ impl SqliteStore {
     pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
         let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
         self.write(move |conn| {
-            conn.prepare_cached(&for_sqlite(keys::RELEASE_KEY))?.execute(params![user, key, token]).map(drop)
+            conn.prepare_cached(&KEY_SQL.release_key)?.execute(params![user, key, token]).map(drop)
         })
         .await
     }
 
     pub async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.write(move |conn| {
-            conn.prepare_cached(&for_sqlite(keys::PRUNE_KEYS))?.execute(params![now]).map(|n| n as u64)
+            conn.prepare_cached(&KEY_SQL.prune_keys)?.execute(params![now]).map(|n| n as u64)
         })
         .await
     }
