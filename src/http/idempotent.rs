@@ -54,7 +54,7 @@ pub enum Guarded {
 
 /// The digest that says "the same request": the route, and the body as JSON
 /// (keys sorted, so formatting and key order do not matter).
-pub fn fingerprint(guarded: Guarded, body: Option<&Map<String, Value>>) -> String {
+fn fingerprint(guarded: Guarded, body: Option<&Map<String, Value>>) -> String {
     let mut digest = Sha256::new();
     match guarded {
         Guarded::Create => digest.update(b"create\n"),
@@ -66,13 +66,37 @@ pub fn fingerprint(guarded: Guarded, body: Option<&Map<String, Value>>) -> Strin
     digest.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Runs `write` under `key`: the first time, with the claim it needs, its
+/// answer stored; a retry gets that answer instead (or 422/409).
+pub async fn run<'a, F, Fut>(
+    state: &AppState,
+    owner: &'a str,
+    key: &'a str,
+    guarded: Guarded,
+    body: Option<&Map<String, Value>>,
+    write: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Claimed<'a>) -> Fut,
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let fingerprint = fingerprint(guarded, body);
+    let token = match begin(state, owner, key, &fingerprint, guarded).await? {
+        Begun::Claimed(token) => token,
+        Begun::Answered(response) => return Ok(response),
+    };
+    let claim = Claimed { user_id: owner, key, token };
+    let result = write(claim).await;
+    Ok(finish(state, claim, result).await)
+}
+
 /// Either the claim, for the caller to write under, or the answer already due.
-pub enum Begun {
+enum Begun {
     Claimed(i64),
     Answered(Response),
 }
 
-pub async fn begin(
+async fn begin(
     state: &AppState,
     owner: &str,
     key: &str,
@@ -94,7 +118,7 @@ pub async fn begin(
 /// Stores the answer of the write done under `claim` (a client's error too,
 /// since a retry would get the same), or gives the key back after a passing
 /// failure (5xx), so that a retry can run.
-pub async fn finish(state: &AppState, claim: Claimed<'_>, result: Result<Response, ApiError>) -> Response {
+async fn finish(state: &AppState, claim: Claimed<'_>, result: Result<Response, ApiError>) -> Response {
     let response = result.unwrap_or_else(IntoResponse::into_response);
     if response.status().is_server_error() {
         if let Err(error) = state.store.release_key(claim).await {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::extract::{Conditions, JsonObject, OptionalJsonObject, Owner, TaskRef};
-use super::idempotent::{self, Begun, Guarded, IdempotencyKey};
+use super::idempotent::{self, Guarded, IdempotencyKey};
 use super::openapi::{
     AuthResponses, BodyResponses, CompletionBody, ErrorBody, IdempotencyKeyHeader, IdempotencyResponses,
     IfMatchHeader, IfNoneMatchHeader, ListParamsDoc, NotModifiedResponses, PreconditionResponses, TaskCreate,
@@ -22,7 +22,7 @@ use crate::domain::{
     FieldError, IfMatch, ListParams, ListQuery, Location, NewTask, Task, TaskId, TaskPatch, parse_completion,
     task_etag,
 };
-use crate::store::idempotency::Claimed;
+use crate::store::idempotency::{Claimed, Gated};
 use crate::store::{Writer, Written};
 
 pub const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
@@ -160,21 +160,15 @@ pub async fn create(
         let task = state.store.create_task(writer, &new, max_tasks).await?;
         return created(task.ok_or(ApiError::TaskLimit(max_tasks))?);
     };
-    let fingerprint = idempotent::fingerprint(Guarded::Create, Some(&body));
-    let token = match idempotent::begin(&state, owner.id(), &key, &fingerprint, Guarded::Create).await? {
-        Begun::Claimed(token) => token,
-        Begun::Answered(response) => return Ok(response),
-    };
-    let claim = Claimed { user_id: owner.id(), key: &key, token };
-    let result = async {
-        match state.store.create_task_claimed(writer, &new, max_tasks, claim).await? {
-            Some(task) => created(task),
-            None if state.store.claim_held(claim).await? => Err(ApiError::TaskLimit(max_tasks)),
-            None => Err(ApiError::IdempotencyKeyInFlight),
+    let store = &state.store;
+    idempotent::run(&state, owner.id(), &key, Guarded::Create, Some(&body), |claim| async move {
+        match store.create_task_claimed(writer, &new, max_tasks, claim).await? {
+            Gated::Done(Some(task)) => created(task),
+            Gated::Done(None) => Err(ApiError::TaskLimit(max_tasks)),
+            Gated::ClaimLost => Err(ApiError::IdempotencyKeyInFlight),
         }
-    }
-    .await;
-    Ok(idempotent::finish(&state, claim, result).await)
+    })
+    .await
 }
 
 /// Flips the task, or sets it (`set`), under `claim` when the request has a key.
@@ -194,15 +188,8 @@ async fn complete(
         }
         (None, None) => written(state.store.toggle_task(owner, id, if_match).await?),
         (None, Some(claim)) => match state.store.toggle_task_claimed(owner, id, if_match, claim).await? {
-            Some(task) => Ok(with_etag(StatusCode::OK, task)),
-            None if !state.store.claim_held(claim).await? => Err(ApiError::IdempotencyKeyInFlight),
-            // Not flipped: the task is missing, or `If-Match` failed; say which.
-            None => match state.store.get_task(owner, id).await? {
-                Some(current) if !if_match.admits(current.revision) => {
-                    Err(ApiError::PreconditionFailed(task_etag(current.revision)))
-                }
-                _ => Err(ApiError::TaskNotFound),
-            },
+            Gated::Done(outcome) => written(outcome),
+            Gated::ClaimLost => Err(ApiError::IdempotencyKeyInFlight),
         },
     }
 }
@@ -325,14 +312,11 @@ pub async fn toggle(
     let id = task.require()?;
     let (owner, if_match) = (owner.id(), &conditions.if_match);
     let Some(key) = key else { return complete(&state, owner, id, if_match, set, None).await };
-    let fingerprint = idempotent::fingerprint(Guarded::Complete(id), body.as_ref());
-    let token = match idempotent::begin(&state, owner, &key, &fingerprint, Guarded::Complete(id)).await? {
-        Begun::Claimed(token) => token,
-        Begun::Answered(response) => return Ok(response),
-    };
-    let claim = Claimed { user_id: owner, key: &key, token };
-    let result = complete(&state, owner, id, if_match, set, Some(claim)).await;
-    Ok(idempotent::finish(&state, claim, result).await)
+    let guarded = Guarded::Complete(id);
+    idempotent::run(&state, owner, &key, guarded, body.as_ref(), |claim| {
+        complete(&state, owner, id, if_match, set, Some(claim))
+    })
+    .await
 }
 
 #[utoipa::path(

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{Store, StoreError, Writer, sql};
+use super::{Store, StoreError, Writer, Written, sql};
 use crate::domain::{IfMatch, NewTask, Task, TaskId, Timestamp};
 
 /// A keyed request: whose, which key, and a digest of what it asks.
@@ -48,6 +48,14 @@ pub enum Claim {
     Mismatch,
     /// Another request with this key is still running.
     InFlight,
+}
+
+/// What a write gated on a claim did.
+#[derive(Debug)]
+pub enum Gated<T> {
+    Done(T),
+    /// The claim was taken over (this request was presumed dead): nothing written.
+    ClaimLost,
 }
 
 /// The row as read after a claim did not come back as ours.
@@ -122,16 +130,21 @@ impl Store {
         on_engine!(self, engine => engine.claim_key(request, token, now, expires, stale_before).await)
     }
 
-    /// `create_task`, only while `claim` holds; `None` when the quota is full
-    /// or the claim was lost (see `claim_held`).
+    /// `create_task`, only while `claim` holds (`Done(None)`: the quota is full).
     pub async fn create_task_claimed(
         &self,
         writer: Writer<'_>,
         new: &NewTask,
         max_tasks: u32,
         claim: Claimed<'_>,
-    ) -> Result<Option<Task>, StoreError> {
-        on_engine!(self, engine => engine.create_task_claimed(writer, new, max_tasks, claim).await)
+    ) -> Result<Gated<Option<Task>>, StoreError> {
+        let done =
+            on_engine!(self, engine => engine.create_task_claimed(writer, new, max_tasks, claim).await)?;
+        Ok(match done {
+            Some(task) => Gated::Done(Some(task)),
+            None if self.claim_held(claim).await? => Gated::Done(None),
+            None => Gated::ClaimLost,
+        })
     }
 
     /// `toggle_task`, only while `claim` holds.
@@ -141,12 +154,17 @@ impl Store {
         id: TaskId,
         if_match: &IfMatch,
         claim: Claimed<'_>,
-    ) -> Result<Option<Task>, StoreError> {
+    ) -> Result<Gated<Written<Task>>, StoreError> {
         let revisions = sql::revision_list(if_match);
-        on_engine!(self, engine => engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await)
+        let done = on_engine!(self, engine => engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await)?;
+        if done.is_none() && !self.claim_held(claim).await? {
+            return Ok(Gated::ClaimLost);
+        }
+        self.settle(done, owner, id, if_match).await.map(Gated::Done)
     }
 
-    pub async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
+    /// Nothing written under the claim yet, and it is still this request's.
+    async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
         on_engine!(self, engine => engine.claim_held(claim).await)
     }
 

@@ -9,8 +9,8 @@ use super::super::idempotency::{self as keys, Claim, Claimed, KeyRow, KeyedReque
 use super::super::rows::task_from_sqlite;
 use super::super::sql::for_sqlite;
 use super::super::{StoreError, Writer};
-use super::{SQL, SqliteStore};
-use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
+use super::{Create, SQL, SqliteStore};
+use crate::domain::{NewTask, Task, TaskId, Timestamp};
 
 /// The key statements with SQLite's parameter markers, converted once.
 struct KeySql {
@@ -85,27 +85,17 @@ impl SqliteStore {
         max_tasks: u32,
         claim: Claimed<'_>,
     ) -> Result<Option<Task>, StoreError> {
-        let (user, email) = (writer.user_id.to_owned(), writer.email.map(str::to_owned));
-        let (title, completed) = (new.title.as_str().to_owned(), new.completed);
-        let description = new.description.as_ref().map(|d| TaskDescription::as_str(d).to_owned());
+        let create = Create::of(writer, new, max_tasks);
         let (key, token) = (claim.key.to_owned(), claim.token);
         self.write(move |conn| {
-            if !claim_held(conn, &user, &key, token)? {
+            if !claim_held(conn, &create.user, &key, token)? {
                 return Ok(None);
             }
-            let now = Timestamp::now();
-            let counted = conn
-                .prepare_cached(&SQL.count_in_user)?
-                .query_row(params![user, email, now, i64::from(max_tasks)], |_| Ok(()))
-                .optional()?;
-            if counted.is_none() {
-                return Ok(None);
+            let task = create.run(conn)?;
+            if let Some(task) = &task {
+                mark_written(conn, &create.user, &key, task.id)?;
             }
-            let task = conn
-                .prepare_cached(&SQL.insert_task)?
-                .query_row(params![user, title, description, completed, now], task_from_sqlite)?;
-            mark_written(conn, &user, &key, task.id)?;
-            Ok(Some(task))
+            Ok(task)
         })
         .await
     }

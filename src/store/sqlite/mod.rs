@@ -168,22 +168,8 @@ impl SqliteStore {
         new: &NewTask,
         max_tasks: u32,
     ) -> Result<Option<Task>, StoreError> {
-        let (user, email) = (writer.user_id.to_owned(), writer.email.map(str::to_owned));
-        let (title, completed) = (new.title.as_str().to_owned(), new.completed);
-        let description = new.description.as_ref().map(|d| TaskDescription::as_str(d).to_owned());
-        self.write(move |conn| {
-            let now = Timestamp::now();
-            let counted = conn
-                .prepare_cached(&SQL.count_in_user)?
-                .query_row(params![user, email, now, i64::from(max_tasks)], |_| Ok(()))
-                .optional()?;
-            if counted.is_none() {
-                return Ok(None);
-            }
-            let mut insert = conn.prepare_cached(&SQL.insert_task)?;
-            insert.query_row(params![user, title, description, completed, now], task_from_sqlite).map(Some)
-        })
-        .await
+        let create = Create::of(writer, new, max_tasks);
+        self.write(move |conn| create.run(conn)).await
     }
 
     pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
@@ -276,6 +262,45 @@ impl SqliteStore {
             Ok(deleted == 1)
         })
         .await
+    }
+}
+
+/// A create, owned so that it can move to the writer thread.
+struct Create {
+    user: String,
+    email: Option<String>,
+    title: String,
+    description: Option<String>,
+    completed: bool,
+    max_tasks: i64,
+}
+
+impl Create {
+    fn of(writer: Writer<'_>, new: &NewTask, max_tasks: u32) -> Self {
+        Self {
+            user: writer.user_id.to_owned(),
+            email: writer.email.map(str::to_owned),
+            title: new.title.as_str().to_owned(),
+            description: new.description.as_ref().map(|d| TaskDescription::as_str(d).to_owned()),
+            completed: new.completed,
+            max_tasks: i64::from(max_tasks),
+        }
+    }
+
+    /// Counts the task against the owner's quota and inserts it; `None`
+    /// (nothing written) when the quota is full.
+    fn run(&self, conn: &Connection) -> rusqlite::Result<Option<Task>> {
+        let Self { user, email, title, description, completed, max_tasks } = self;
+        let now = Timestamp::now();
+        let counted = conn
+            .prepare_cached(&SQL.count_in_user)?
+            .query_row(params![user, email, now, max_tasks], |_| Ok(()))
+            .optional()?;
+        if counted.is_none() {
+            return Ok(None);
+        }
+        let mut insert = conn.prepare_cached(&SQL.insert_task)?;
+        insert.query_row(params![user, title, description, completed, now], task_from_sqlite).map(Some)
     }
 }
 
