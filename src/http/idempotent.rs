@@ -63,7 +63,7 @@ fn fingerprint(guarded: Guarded, body: Option<&Map<String, Value>>) -> String {
     if let Some(body) = body {
         digest.update(serde_json::to_vec(body).expect("a JSON map serializes"));
     }
-    digest.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    super::tasks::hex(&digest.finalize())
 }
 
 /// Runs `write` under `key`: the first time, with the claim it needs, its

@@ -99,8 +99,18 @@ fn list_etag(tasks: &[Task], total: i64) -> String {
         digest.update(task.id.to_le_bytes());
         digest.update(task.revision.to_le_bytes());
     }
-    let hex: String = digest.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"l{hex}\"")
+    format!("\"l{}\"", hex(&digest.finalize()[..12]))
+}
+
+/// Lower-case hex, without a `format!` per byte (the list's tag is on every list request).
+pub(super) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    text
 }
 
 fn header(etag: &str) -> HeaderValue {
@@ -340,5 +350,14 @@ pub async fn delete(
         Written::Done(()) => Ok(StatusCode::NO_CONTENT),
         Written::Missing => Err(ApiError::TaskNotFound),
         Written::Changed(current) => Err(ApiError::PreconditionFailed(task_etag(current.revision))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
     }
 }
