@@ -72,7 +72,9 @@ async fn main() {
     let store = Store::connect(&"sqlite::memory:".parse().unwrap(), pool).await.unwrap();
     let verifier =
         Verifier::new().with_hs256(secret.as_bytes(), ClaimRules { leeway: 30, ..Default::default() });
-    let state = AppState { store, verifier: Arc::new(verifier), limits: config.limits };
+    let (hub, _) = todo_api::realtime::Hub::new(config.realtime.streams, false);
+    let realtime = Arc::new(config.realtime.clone());
+    let state = AppState { store, verifier: Arc::new(verifier), limits: config.limits, hub, realtime };
     let router = Router::new()
         .route("/api/{user_id}/tasks", get(list).post(create))
         .route("/api/{user_id}/tasks/{id}", get(one).put(update).patch(update))

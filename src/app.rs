@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::auth::{JwksCache, JwksError, JwksSource, Verifier};
 use crate::config::{AuthConfig, Config};
 use crate::http::{self, AppState};
+use crate::realtime::{self, Hub};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +48,20 @@ impl App {
         };
         let mut background = background;
         background.push(spawn_key_pruner(store.clone(), config.limits.idempotency_ttl));
-        let state = AppState { store, verifier: Arc::new(verifier), limits: config.limits };
+        let (hub, outbox) = Hub::new(config.realtime.streams, store.is_shared());
+        background.extend(realtime::spawn_relay(&hub, &store, outbox, config.realtime.listen.as_ref())?);
+        background.push(spawn_change_pruner(
+            store.clone(),
+            config.realtime.retention_age,
+            config.realtime.retention_events,
+        ));
+        let state = AppState {
+            store,
+            verifier: Arc::new(verifier),
+            limits: config.limits,
+            hub,
+            realtime: Arc::new(config.realtime.clone()),
+        };
         Ok(Self { state, config, listener, metrics_listener, background })
     }
 
@@ -81,6 +95,13 @@ impl App {
             "todo-api listening"
         );
         let store = self.state.store.clone();
+        let hub = Arc::clone(&self.state.hub);
+        // Streams would hold their connections open through the whole grace
+        // period: they end first (clients reconnect elsewhere and resume).
+        let shutdown = async move {
+            shutdown.await;
+            hub.close();
+        };
         let mut background = self.background;
         if let Some(listener) = self.metrics_listener {
             let metrics = http::metrics_router(self.state.clone());
@@ -138,6 +159,25 @@ fn spawn_key_pruner(store: Store, ttl: Duration) -> tokio::task::JoinHandle<()> 
                 Ok(0) => {}
                 Ok(pruned) => tracing::debug!(pruned, "expired idempotency keys deleted"),
                 Err(error) => tracing::debug!(%error, "could not prune idempotency keys; trying again later"),
+            }
+        }
+    })
+}
+
+/// Deletes changes past retention and expired stream tickets, every minute.
+fn spawn_change_pruner(store: Store, age: Duration, keep: i64) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+            let older_than = now.saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+            match store.prune_changes(older_than, keep).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(pruned, "changes past retention deleted"),
+                Err(error) => tracing::debug!(%error, "could not prune the change log; trying again later"),
+            }
+            if let Err(error) = store.prune_tickets(now).await {
+                tracing::debug!(%error, "could not prune stream tickets; trying again later");
             }
         }
     })

@@ -2,12 +2,14 @@
 //!
 //! Layout follows the architecture: `config` (settings), `auth` (token
 //! verification), `store` (SQLite/PostgreSQL), `http` (routes, extractors,
-//! the one error type), `app` (assembly), `telemetry` (logs).
+//! the one error type), `realtime` (live change streams), `app` (assembly),
+//! `telemetry` (logs, metrics).
 
 pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod realtime;
 pub mod store;
 pub mod telemetry;

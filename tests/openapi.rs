@@ -38,7 +38,16 @@ fn every_route_declares_auth_and_its_error_answers() {
             }
         }
     }
-    assert_eq!(operations, 7, "list, create, get, put, patch, delete, toggle");
+    assert_eq!(operations, 10, "list, create, get, put, patch, delete, toggle, changes, events, ticket");
+    let changes = &paths["/api/{user_id}/changes"]["get"];
+    assert!(changes["responses"].get("410").is_some());
+    let events = &paths["/api/{user_id}/events"]["get"];
+    assert!(events["responses"]["200"]["content"].get("text/event-stream").is_some());
+    assert!(events["responses"].get("429").is_some());
+    // A ticket instead of the bearer token is the alternative (an empty requirement).
+    assert_eq!(events["security"][1], serde_json::json!({}));
+    let list_headers = &paths["/api/{user_id}/tasks"]["get"]["responses"]["200"]["headers"];
+    assert!(list_headers["X-Change-Seq"].is_object());
     let list = &paths["/api/{user_id}/tasks"]["get"];
     assert!(list["responses"]["200"]["headers"]["X-Total-Count"].is_object());
     let create = &paths["/api/{user_id}/tasks"]["post"];

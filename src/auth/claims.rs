@@ -111,7 +111,8 @@ impl ClaimRules {
         }
         match claims.sub {
             Some(sub) if valid_subject(&sub) => {
-                Ok((AuthUser { id: sub, email: claims.email }, exp.saturating_add(self.leeway)))
+                let valid_until = exp.saturating_add(self.leeway);
+                Ok((AuthUser { id: sub, email: claims.email, valid_until }, valid_until))
             }
             _ => Err(AuthError::MissingClaim("sub")),
         }
@@ -151,7 +152,10 @@ mod tests {
         let user = check(
             r#"{"sub":"u1","exp":1800000600,"iss":"https://auth.example","aud":["x","api"],"email":"e@x"}"#,
         );
-        assert_eq!(user, Ok(AuthUser { id: "u1".into(), email: Some("e@x".into()) }));
+        let leeway = rules().leeway;
+        let expected =
+            AuthUser { id: "u1".into(), email: Some("e@x".into()), valid_until: 1800000600 + leeway };
+        assert_eq!(user, Ok(expected));
     }
 
     #[test]

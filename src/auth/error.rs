@@ -35,6 +35,8 @@ pub enum AuthError {
     WrongIssuer,
     #[error("Token audience is not accepted")]
     WrongAudience,
+    #[error("Stream ticket is invalid or has expired; ask POST /api/{{user_id}}/events/ticket for a new one")]
+    BadTicket,
     /// Not the client's fault: the key server is unreachable and the token's key
     /// is not cached. Answered 503, not 401, so nobody is signed out by an outage.
     #[error("Authentication keys are unavailable; try again shortly")]
@@ -60,6 +62,7 @@ impl AuthError {
             Self::MissingClaim(_) => "missing_claim",
             Self::WrongIssuer => "wrong_issuer",
             Self::WrongAudience => "wrong_audience",
+            Self::BadTicket => "bad_ticket",
             Self::KeysUnavailable => "keys_unavailable",
         }
     }

@@ -31,6 +31,9 @@ use keys::VerifyingKey;
 pub struct AuthUser {
     pub id: String,
     pub email: Option<String>,
+    /// Unix second (leeway included) after which the token is expired: a
+    /// change stream opened with it ends then.
+    pub valid_until: u64,
 }
 
 /// How many verified tokens are remembered. A browser session sends the same
@@ -145,7 +148,9 @@ mod tests {
     #[test]
     fn minted_tokens_verify() {
         let token = mint_hs256(SECRET, "user-1", Some("a@b.c"), Duration::from_secs(60));
-        assert_eq!(verify(&token), Ok(AuthUser { id: "user-1".into(), email: Some("a@b.c".into()) }));
+        let user = verify(&token).unwrap();
+        assert_eq!((user.id.as_str(), user.email.as_deref()), ("user-1", Some("a@b.c")));
+        assert!(user.valid_until >= jsonwebtoken::get_current_timestamp() + 59);
     }
 
     #[test]

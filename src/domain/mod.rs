@@ -2,12 +2,14 @@
 //! and the validation errors input can produce. Nothing here knows about HTTP
 //! or SQL.
 
+mod change;
 mod listing;
 mod precondition;
 mod task;
 mod timestamp;
 mod validation;
 
+pub use change::{Change, ChangeKind, ChangesSince};
 pub use listing::{LIMIT_MAX, ListParams, ListQuery, SortKey, SortOrder, StatusFilter};
 pub use precondition::{IfMatch, none_match_hits, task_etag};
 pub use task::{NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, parse_completion};

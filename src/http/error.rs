@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::BODY_LIMIT_BYTES;
 use crate::auth::AuthError;
 use crate::domain::{FieldError, Location};
+use crate::realtime::Refused;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,14 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("A request with this Idempotency-Key is still in progress; retry shortly to get its answer")]
     IdempotencyKeyInFlight,
+    /// The change feed no longer keeps that position (or never had it).
+    #[error(
+        "Changes since that position are no longer kept (or never were); fetch the task list again \
+         and resume from its X-Change-Seq"
+    )]
+    ChangesGone,
+    #[error("{}", refused_detail(.0))]
+    StreamRefused(Refused),
     #[error("Task limit reached: a user can have at most {0} tasks; delete some to create more")]
     TaskLimit(u32),
     /// The request ran past `REQUEST_TIMEOUT_SECONDS` and was cancelled.
@@ -108,6 +117,9 @@ impl ApiError {
             Self::Unavailable(_) | Self::AuthUnavailable | Self::Timeout(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Self::ChangesGone => StatusCode::GONE,
+            Self::StreamRefused(Refused::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StreamRefused(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +159,16 @@ impl IntoResponse for ApiError {
             Self::IdempotencyKeyInFlight => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            Self::StreamRefused(reason) => {
+                crate::telemetry::metrics().stream_refused(match reason {
+                    Refused::UserFull(_) => "user_limit",
+                    Refused::ServerFull(_) => "server_limit",
+                    Refused::ShuttingDown => "shutting_down",
+                });
+                if !matches!(reason, Refused::UserFull(_)) {
+                    headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+                }
+            }
             Self::Timeout(_) => {
                 tracing::warn!("request timed out");
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -166,6 +188,18 @@ impl IntoResponse for ApiError {
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         ApiError::from(self).into_response()
+    }
+}
+
+fn refused_detail(reason: &Refused) -> String {
+    match reason {
+        Refused::UserFull(most) => {
+            format!("Too many change streams open for this user (at most {most}); close one to open another")
+        }
+        Refused::ServerFull(most) => {
+            format!("This server has its most change streams open ({most}); try again shortly")
+        }
+        Refused::ShuttingDown => "This server is shutting down; reconnect to resume the stream".to_owned(),
     }
 }
 

@@ -37,8 +37,20 @@ impl FromRequestParts<AppState> for Owner {
             return Err(ApiError::Forbidden);
         }
         tracing::Span::current().record("user_id", user.id.as_str());
+        if let Some(slot) = parts.extensions.get::<super::announce::WriterSlot>() {
+            let _ = slot.0.set(user.id.clone());
+        }
         Ok(Self(user))
     }
+}
+
+/// A query string the decoder could not read at all (e.g. a repeated key).
+pub fn query_unreadable() -> ApiError {
+    ApiError::Validation(vec![FieldError::new(
+        "query_invalid",
+        crate::domain::Location::Query("query"),
+        "Query string could not be parsed; give each parameter at most once",
+    )])
 }
 
 /// The `{id}` of a task route. An id that is not a positive 64-bit integer names

@@ -1,12 +1,15 @@
 //! The HTTP surface: routes, the layers around them, and the error type.
 
+mod announce;
 mod deadline;
 mod error;
+mod events;
 pub mod extract;
 mod health;
 mod idempotent;
 mod observe;
 pub mod openapi;
+mod openapi_realtime;
 mod serve;
 mod slash;
 mod tasks;
@@ -33,13 +36,15 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
+pub use events::LAST_EVENT_ID;
 pub use idempotent::IDEMPOTENCY_KEY;
 pub use observe::X_REQUEST_ID;
 pub use serve::serve;
-pub use tasks::X_TOTAL_COUNT;
+pub use tasks::{X_CHANGE_SEQ, X_TOTAL_COUNT};
 
 use crate::auth::Verifier;
-use crate::config::Limits;
+use crate::config::{Limits, RealtimeConfig};
+use crate::realtime::Hub;
 use crate::store::Store;
 
 /// Request bodies above this are refused with 413 before they are parsed.
@@ -51,6 +56,8 @@ pub struct AppState {
     pub store: Store,
     pub verifier: Arc<Verifier>,
     pub limits: Limits,
+    pub hub: Arc<Hub>,
+    pub realtime: Arc<RealtimeConfig>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -65,25 +72,32 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 pub const METRICS_PATH: &str = "/metrics";
 
 /// The API routes and their OpenAPI document, from the same declarations.
-fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+fn api(hub: Option<Arc<Hub>>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::patch, tasks::delete))
-        .routes(routes!(tasks::toggle))
+        .routes(routes!(tasks::toggle));
+    // Only the task routes above write tasks.
+    if let Some(hub) = hub {
+        api = api.route_layer(axum::middleware::from_fn_with_state(hub, announce::announce_changes));
+    }
+    api.routes(routes!(events::changes))
+        .routes(routes!(events::events))
+        .routes(routes!(events::ticket))
         .split_for_parts()
 }
 
 /// The OpenAPI 3.1 document (`GET /openapi.json`, `todo-api openapi`).
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().1
+    api(None).1
 }
 
 /// The routes, the docs, and the contract's 404 and 405 bodies; `/metrics`
 /// too unless it is served on its own address (`metrics_router`).
 pub fn router(state: AppState, serve_metrics: bool) -> Router {
-    let (mut api, document) = api();
+    let (mut api, document) = api(Some(Arc::clone(&state.hub)));
     if serve_metrics {
         api = api.route(METRICS_PATH, get(observe::metrics_endpoint));
     }
@@ -139,8 +153,8 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([AUTHORIZATION, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY])
-        .expose_headers([LOCATION, X_TOTAL_COUNT, ETAG])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY, LAST_EVENT_ID])
+        .expose_headers([LOCATION, X_TOTAL_COUNT, X_CHANGE_SEQ, ETAG])
         .max_age(Duration::from_secs(600))
 }
 

@@ -21,7 +21,11 @@ pub const BEARER: &str = "bearer";
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
-    tags((name = "tasks", description = "A user's tasks"), (name = "health", description = "Probes"))
+    tags(
+        (name = "tasks", description = "A user's tasks"),
+        (name = "realtime", description = "The user's changes: a delta feed and a live stream (SSE)"),
+        (name = "health", description = "Probes")
+    )
 )]
 pub struct ApiDoc;
 

@@ -10,7 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use super::extract::{Conditions, JsonObject, OptionalJsonObject, Owner, TaskRef};
+use super::extract::{Conditions, JsonObject, OptionalJsonObject, Owner, TaskRef, query_unreadable};
 use super::idempotent::{self, Guarded, IdempotencyKey};
 use super::openapi::{
     AuthResponses, BodyResponses, CompletionBody, ErrorBody, IdempotencyKeyHeader, IdempotencyResponses,
@@ -19,13 +19,14 @@ use super::openapi::{
 };
 use super::{ApiError, AppState};
 use crate::domain::{
-    FieldError, IfMatch, ListParams, ListQuery, Location, NewTask, Task, TaskId, TaskPatch, parse_completion,
-    task_etag,
+    IfMatch, ListParams, ListQuery, NewTask, Task, TaskId, TaskPatch, parse_completion, task_etag,
 };
 use crate::store::idempotency::{Claimed, Gated};
 use crate::store::{Writer, Written};
 
 pub const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+/// The owner's change number as of the list: where to resume `/changes` or `/events`.
+pub const X_CHANGE_SEQ: HeaderName = HeaderName::from_static("x-change-seq");
 
 /// Characters escaped when a user id is put back into a path segment
 /// (RFC 3986 `pchar` minus what would end or split the segment).
@@ -58,6 +59,8 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
     responses(
         (status = 200, description = "A bare array of tasks", body = Vec<Task>,
          headers(("X-Total-Count" = i64, description = "How many tasks match the filter in all"),
+                 ("X-Change-Seq" = i64, description = "The user's change number as of this list: \
+                                                      resume `/changes` or `/events` from it"),
                  ("ETag" = String, description = "Covers the page and the total"))),
         NotModifiedResponses,
         AuthResponses,
@@ -70,22 +73,19 @@ pub async fn list(
     conditions: Conditions,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    // The decoder rejects a query it cannot read at all (e.g. a repeated key).
-    let Query(params) = params.map_err(|_| {
-        ApiError::Validation(vec![FieldError::new(
-            "query_invalid",
-            Location::Query("query"),
-            "Query string could not be parsed; give each parameter at most once",
-        )])
-    })?;
+    let Query(params) = params.map_err(|_| query_unreadable())?;
     let query = ListQuery::parse(&params).map_err(ApiError::Validation)?;
     let page = state.store.list_tasks(owner.id(), &query).await?;
     let etag = list_etag(&page.tasks, page.total);
     if conditions.not_modified(&etag) {
         return Ok(not_modified(&etag));
     }
-    Ok(([(X_TOTAL_COUNT, HeaderValue::from(page.total)), (ETAG, header(&etag))], Json(page.tasks))
-        .into_response())
+    let headers = [
+        (X_TOTAL_COUNT, HeaderValue::from(page.total)),
+        (X_CHANGE_SEQ, HeaderValue::from(page.change_seq)),
+        (ETAG, header(&etag)),
+    ];
+    Ok((headers, Json(page.tasks)).into_response())
 }
 
 /// The list's entity tag: a digest of what the page shows (each task's id and

@@ -17,6 +17,7 @@ const SQLITE: &[Source] = &[
     ("V2__count_tasks_per_user", include_str!("../../migrations/sqlite/0002_count_tasks_per_user.sql")),
     ("V3__task_revisions", include_str!("../../migrations/sqlite/0003_task_revisions.sql")),
     ("V4__idempotency_keys", include_str!("../../migrations/sqlite/0004_idempotency_keys.sql")),
+    ("V5__change_log", include_str!("../../migrations/sqlite/0005_change_log.sql")),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -24,6 +25,7 @@ const POSTGRES: &[Source] = &[
     ("V2__count_tasks_per_user", include_str!("../../migrations/postgres/0002_count_tasks_per_user.sql")),
     ("V3__task_revisions", include_str!("../../migrations/postgres/0003_task_revisions.sql")),
     ("V4__idempotency_keys", include_str!("../../migrations/postgres/0004_idempotency_keys.sql")),
+    ("V5__change_log", include_str!("../../migrations/postgres/0005_change_log.sql")),
 ];
 
 /// The highest version a sqlx-era release applied, if this database has one.

@@ -16,6 +16,7 @@ macro_rules! on_engine {
 }
 
 mod admission;
+pub mod changes;
 mod config;
 mod error;
 pub mod idempotency;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use crate::domain::{IfMatch, ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch};
 pub use config::{DatabaseConfig, DatabaseUrlError};
 pub use error::StoreError;
-pub use postgres::{PgConfig, Pooler};
+pub use postgres::{Heard, PgConfig, Pooler};
 
 /// How many connections an engine keeps, and how long one statement may run.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +45,9 @@ pub struct PoolSettings {
 pub struct TaskPage {
     pub tasks: Vec<Task>,
     pub total: i64,
+    /// The owner's change number as of this page (see `changes`): where a
+    /// client resumes the change feed after fetching it.
+    pub change_seq: i64,
 }
 
 /// Who is writing: the verified token's subject and, when the token has one, e-mail.

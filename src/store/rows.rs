@@ -10,30 +10,41 @@ use crate::domain::{Task, Timestamp};
 
 /// Position of the window count in a listing row, after the task's columns.
 pub const TOTAL_COLUMN: usize = 8;
+/// Position of the owner's change number in a listing row (NULL before their first write).
+pub const HEAD_COLUMN: usize = 9;
 
 pub fn task_from_pg(row: &tokio_postgres::Row) -> Result<Task, tokio_postgres::Error> {
+    task_at_pg(row, 0)
+}
+
+/// The task's columns starting at position `at` (a change log row has its own first).
+pub fn task_at_pg(row: &tokio_postgres::Row, at: usize) -> Result<Task, tokio_postgres::Error> {
     Ok(Task {
-        id: row.try_get(0)?,
-        user_id: row.try_get(1)?,
-        title: row.try_get(2)?,
-        description: row.try_get(3)?,
-        completed: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-        updated_at: row.try_get(6)?,
-        revision: row.try_get(7)?,
+        id: row.try_get(at)?,
+        user_id: row.try_get(at + 1)?,
+        title: row.try_get(at + 2)?,
+        description: row.try_get(at + 3)?,
+        completed: row.try_get(at + 4)?,
+        created_at: row.try_get(at + 5)?,
+        updated_at: row.try_get(at + 6)?,
+        revision: row.try_get(at + 7)?,
     })
 }
 
 pub fn task_from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Task> {
+    task_at_sqlite(row, 0)
+}
+
+pub fn task_at_sqlite(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Task> {
     Ok(Task {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        title: row.get(2)?,
-        description: row.get(3)?,
-        completed: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
-        revision: row.get(7)?,
+        id: row.get(at)?,
+        user_id: row.get(at + 1)?,
+        title: row.get(at + 2)?,
+        description: row.get(at + 3)?,
+        completed: row.get(at + 4)?,
+        created_at: row.get(at + 5)?,
+        updated_at: row.get(at + 6)?,
+        revision: row.get(at + 7)?,
     })
 }
 

@@ -109,7 +109,7 @@ macro_rules! list_tasks {
         concat!(
             "SELECT ",
             task_columns!(),
-            ", COUNT(*) OVER () AS total FROM tasks \
+            ", COUNT(*) OVER () AS total, (SELECT change_seq FROM users WHERE id = $1) AS head FROM tasks \
              WHERE user_id = $1 AND ($2 IS NULL OR completed = $2) ORDER BY ",
             $order,
             " LIMIT $3 OFFSET $4"
@@ -117,7 +117,8 @@ macro_rules! list_tasks {
     };
 }
 
-/// The page of tasks plus, in the same statement, how many match the filter.
+/// The page of tasks plus, in the same statement, how many match the filter
+/// and the owner's change number (so the page and the number agree exactly).
 /// SQL text must be static, so each ordering is its own statement (indexed by
 /// `list_index`); ties are broken by id so pages never overlap or skip.
 pub const LIST_TASKS: [&str; 6] = [

@@ -24,6 +24,9 @@ pub struct Metrics {
     pool_size: Family<Labels, Gauge>,
     pool_idle: Family<Labels, Gauge>,
     pool_max: Family<Labels, Gauge>,
+    streams_open: Gauge,
+    events_sent: Family<Labels, Counter>,
+    streams_refused: Family<Labels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -42,6 +45,8 @@ impl Metrics {
         let auth_failures = Family::<Labels, Counter>::default();
         let jwks_refreshes = Family::<Labels, Counter>::default();
         let (pool_size, pool_idle, pool_max) = (Family::default(), Family::default(), Family::default());
+        let (streams_open, events_sent, streams_refused) =
+            (Gauge::default(), Family::default(), Family::default());
         registry.register(
             "http_requests",
             "HTTP requests by route template, method and status",
@@ -59,6 +64,13 @@ impl Metrics {
         registry.register("db_pool_connections", "Open database connections by pool", pool_size.clone());
         registry.register("db_pool_idle_connections", "Idle database connections by pool", pool_idle.clone());
         registry.register("db_pool_max_connections", "Database pool capacity by pool", pool_max.clone());
+        registry.register("event_streams_open", "Change streams (SSE) open", streams_open.clone());
+        registry.register("events_sent", "Change events sent on streams, by type", events_sent.clone());
+        registry.register(
+            "event_streams_refused",
+            "Change streams refused, by reason",
+            streams_refused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -70,7 +82,26 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max,
+            streams_open,
+            events_sent,
+            streams_refused,
         }
+    }
+
+    pub fn stream_opened(&self) {
+        self.streams_open.inc();
+    }
+
+    pub fn stream_closed(&self) {
+        self.streams_open.dec();
+    }
+
+    pub fn event_sent(&self, kind: &'static str) {
+        self.events_sent.get_or_create(&vec![("type", kind.to_owned())]).inc();
+    }
+
+    pub fn stream_refused(&self, reason: &'static str) {
+        self.streams_refused.get_or_create(&vec![("reason", reason.to_owned())]).inc();
     }
 
     pub fn request_started(&self) {

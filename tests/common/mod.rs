@@ -14,6 +14,7 @@ pub mod direct;
 pub mod keys;
 pub mod pooler;
 pub mod process;
+pub mod sse;
 
 use std::time::Duration;
 
@@ -148,6 +149,16 @@ pub fn settings(database_url: String) -> Settings {
         log_format: todo_api::telemetry::LogFormat::Text,
         metrics_addr: None,
         shutdown_grace_seconds: 5,
+        realtime: todo_api::config::RealtimeSettings {
+            change_retention_days: 7,
+            change_retention_events: 10_000,
+            max_streams: 2_000,
+            max_streams_per_user: 16,
+            events_heartbeat_seconds: 15,
+            events_ticket_ttl_seconds: 30,
+            events_max_seconds: 3600,
+            database_listen_url: None,
+        },
     }
 }
 

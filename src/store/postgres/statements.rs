@@ -7,7 +7,7 @@
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Error, Row, Statement};
 
-use super::super::{idempotency as keys, sql};
+use super::super::{changes, idempotency as keys, sql};
 
 pub struct Definition {
     pub sql: &'static str,
@@ -35,10 +35,19 @@ pub const PRUNE_KEYS: usize = 17;
 pub const CLAIM_HELD: usize = 18;
 pub const CREATE_CLAIMED: usize = 19;
 pub const TOGGLE_CLAIMED: usize = 20;
+/// The change log and stream tickets (see `store::changes`).
+pub const CHANGE_HEAD: usize = 21;
+pub const READ_CHANGES: usize = 22;
+pub const PRUNE_CHANGES: usize = 23;
+pub const ISSUE_TICKET: usize = 24;
+pub const REDEEM_TICKET: usize = 25;
+pub const PRUNE_TICKETS: usize = 26;
+pub const CHANGE_HEADS: usize = 27;
+pub const NOTIFY: usize = 28;
 
 const KEY: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8];
 
-pub const DEFINITIONS: [Definition; 21] = [
+pub const DEFINITIONS: [Definition; 29] = [
     Definition {
         sql: sql::CREATE_TASK_WITH_USER,
         types: &[Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL],
@@ -105,6 +114,14 @@ pub const DEFINITIONS: [Definition; 21] = [
         sql: sql::TOGGLE_TASK_CLAIMED,
         types: &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8],
     },
+    Definition { sql: changes::CHANGE_HEAD, types: &[Type::TEXT] },
+    Definition { sql: changes::READ_CHANGES, types: &[Type::TEXT, Type::INT8, Type::INT8] },
+    Definition { sql: changes::PRUNE_CHANGES, types: &[Type::INT8, Type::INT8] },
+    Definition { sql: changes::ISSUE_TICKET, types: &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8] },
+    Definition { sql: changes::REDEEM_TICKET, types: &[Type::TEXT, Type::INT8] },
+    Definition { sql: changes::PRUNE_TICKETS, types: &[Type::INT8] },
+    Definition { sql: super::notify::CHANGE_HEADS, types: &[Type::TEXT_ARRAY] },
+    Definition { sql: super::notify::NOTIFY, types: &[Type::TEXT] },
 ];
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

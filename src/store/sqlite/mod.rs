@@ -3,6 +3,7 @@
 //! readers and the writer never block each other; `synchronous=NORMAL`,
 //! which with WAL loses nothing on a process crash (only on power loss).
 
+mod changes;
 mod keys;
 mod options;
 mod workers;
@@ -15,7 +16,7 @@ use tokio::sync::oneshot;
 
 use super::admission::Admission;
 use super::migrations::{self, SQLX_ERA_VERSION, failed};
-use super::rows::{TOTAL_COLUMN, task_from_sqlite};
+use super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_sqlite};
 use super::sql::{self, for_sqlite};
 use super::{PatchParams, PoolSettings, PoolStats, StoreError, TaskPage, Writer};
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
@@ -190,9 +191,10 @@ impl SqliteStore {
             let text = &SQL.list_tasks[sql::list_index(query.sort, query.order)];
             let mut statement = conn.prepare_cached(text)?;
             let mut rows = statement.query(params![owner, completed, limit, query.offset])?;
-            let (mut tasks, mut total) = (Vec::new(), 0);
+            let (mut tasks, mut total, mut head) = (Vec::new(), 0, None);
             while let Some(row) = rows.next()? {
                 total = row.get(TOTAL_COLUMN)?;
+                head = row.get::<_, Option<i64>>(HEAD_COLUMN)?;
                 tasks.push(task_from_sqlite(row)?);
             }
             if super::needs_separate_count(tasks.len(), &query) {
@@ -200,7 +202,12 @@ impl SqliteStore {
                     .prepare_cached(&SQL.count_tasks)?
                     .query_row(params![owner, completed], |row| row.get(0))?;
             }
-            Ok(TaskPage { tasks, total })
+            // No row (an empty page) carried the number: ask for it.
+            let change_seq = match head {
+                Some(head) => head,
+                None => changes::head(conn, &owner)?,
+            };
+            Ok(TaskPage { tasks, total, change_seq })
         })
         .await
     }

@@ -16,6 +16,9 @@ use crate::store::postgres::parse_pooler;
 use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
 use crate::telemetry::LogFormat;
 
+mod realtime;
+pub use realtime::{RealtimeConfig, RealtimeSettings};
+
 const ABOUT: &str = "Multi-user todo API for Next.js + Better Auth frontends";
 
 const AFTER_HELP: &str = "Every setting can also be given as the environment variable shown, \
@@ -197,6 +200,9 @@ pub struct Settings {
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
     pub shutdown_grace_seconds: u64,
+
+    #[command(flatten)]
+    pub realtime: RealtimeSettings,
 }
 
 /// Secrets go straight into a wrapper that cannot be printed, even by `{:?}`.
@@ -224,6 +230,8 @@ pub enum ConfigError {
     BadOrigin(String),
     #[error("DATABASE_POOLER {0:?} is not auto, none or transaction")]
     BadPooler(String),
+    #[error("DATABASE_LISTEN_URL is not a valid PostgreSQL URL: {0}")]
+    BadListenUrl(String),
     #[error("LOG_LEVEL {0:?} is not a level (error, warn, info, debug, trace) or a tracing filter")]
     BadLogLevel(String),
 }
@@ -242,6 +250,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
     pub shutdown_grace: Duration,
+    pub realtime: RealtimeConfig,
 }
 
 /// Bounds on what one client or user can make the server hold or do.
@@ -332,6 +341,7 @@ impl Config {
             log_format: settings.log_format,
             metrics_addr: settings.metrics_addr,
             shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
+            realtime: settings.realtime.check()?,
         })
     }
 

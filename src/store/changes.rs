@@ -1,0 +1,173 @@
+//! The change log (written by triggers, see migration 0005) as the realtime
+//! routes read it, and the tickets that let `EventSource` open a stream.
+//!
+//! One owner's numbers are contiguous: each write bumps `users.change_seq` by
+//! one under the owner row's lock, and a rolled-back write rolls its bump back
+//! too. So a page that does not start right after `since` has lost its start
+//! to retention, which is how `changes_since` tells "gone" from "nothing new".
+
+use tokio::sync::mpsc;
+
+use super::postgres::{Heard, PgConfig};
+use super::{Store, StoreError};
+use crate::domain::{Change, ChangesSince};
+
+/// The owner's latest number (0 before their first write).
+pub const CHANGE_HEAD: &str = "SELECT COALESCE((SELECT change_seq FROM users WHERE id = $1), 0)";
+
+/// After `$2`, in order, at most `$3`; the task's columns from position 2 on,
+/// in `task_columns!` order.
+pub const READ_CHANGES: &str = "SELECT seq, kind, task_id, user_id, title, description, completed, \
+     created_at, updated_at, revision FROM task_changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+/// Where the task's columns start in a `READ_CHANGES` row.
+pub const CHANGE_TASK_COLUMN: usize = 2;
+
+/// Retention: a change goes once it is older than `$1` (Unix seconds) *and*
+/// not among its owner's latest `$2`.
+pub const PRUNE_CHANGES: &str = "DELETE FROM task_changes WHERE logged_at < $1 \
+     AND seq <= (SELECT change_seq FROM users WHERE users.id = task_changes.user_id) - $2";
+
+pub const ISSUE_TICKET: &str =
+    "INSERT INTO stream_tickets (ticket_hash, user_id, expires_at, stream_until) VALUES ($1, $2, $3, $4)";
+
+/// The ticket's user and until when its streams may run, if it is still valid at `$2`.
+pub const REDEEM_TICKET: &str =
+    "SELECT user_id, stream_until FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > $2";
+
+pub const PRUNE_TICKETS: &str = "DELETE FROM stream_tickets WHERE expires_at <= $1";
+
+/// The most changes one read returns.
+pub const PAGE_MAX: i64 = 1000;
+
+/// Decides a read of the log: `head` read first, then `changes` after `since`.
+pub(super) fn settle_read(since: i64, head: i64, changes: Vec<Change>) -> ChangesSince {
+    let contiguous = match changes.first() {
+        Some(first) => first.seq == since + 1,
+        None => since == head,
+    };
+    if since > head || !contiguous {
+        return ChangesSince::Gone { head };
+    }
+    let head = changes.last().map_or(head, |last| last.seq.max(head));
+    ChangesSince::Found { changes, head }
+}
+
+/// A ticket as the store keeps it: its SHA-256, never the ticket itself.
+#[derive(Debug, Clone, Copy)]
+pub struct TicketRecord<'a> {
+    pub hash: &'a str,
+    pub user_id: &'a str,
+    /// Unix seconds: when it stops opening streams.
+    pub expires_at: i64,
+    /// Unix seconds: when the streams it opened end.
+    pub stream_until: i64,
+}
+
+impl Store {
+    /// The owner's changes after `since` (at most `limit`, up to `PAGE_MAX`).
+    pub async fn changes_since(
+        &self,
+        owner: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<ChangesSince, StoreError> {
+        let limit = limit.clamp(1, PAGE_MAX);
+        on_engine!(self, engine => engine.changes_since(owner, since, limit).await)
+    }
+
+    /// The owner's latest change number.
+    pub async fn change_head(&self, owner: &str) -> Result<i64, StoreError> {
+        on_engine!(self, engine => engine.change_head(owner).await)
+    }
+
+    /// Deletes changes past retention; how many went.
+    pub async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
+        on_engine!(self, engine => engine.prune_changes(older_than, keep_per_user).await)
+    }
+
+    pub async fn issue_ticket(&self, ticket: TicketRecord<'_>) -> Result<(), StoreError> {
+        on_engine!(self, engine => engine.issue_ticket(ticket).await)
+    }
+
+    /// The user a still-valid ticket opens streams for, and until when.
+    pub async fn redeem_ticket(&self, hash: &str, now: i64) -> Result<Option<(String, i64)>, StoreError> {
+        on_engine!(self, engine => engine.redeem_ticket(hash, now).await)
+    }
+
+    pub async fn prune_tickets(&self, now: i64) -> Result<u64, StoreError> {
+        on_engine!(self, engine => engine.prune_tickets(now).await)
+    }
+
+    /// Whether other processes may write to this database (PostgreSQL), so
+    /// changes must be heard from it; SQLite's one process fans out in process.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Hears other instances' changes (PostgreSQL; see `postgres::notify`).
+    /// `None`: nothing to listen on, poll `change_heads` instead.
+    pub fn listen(
+        &self,
+        direct: Option<&PgConfig>,
+        heard: mpsc::UnboundedSender<Heard>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(None),
+            Self::Postgres(pg) => pg.listen(direct, heard),
+        }
+    }
+
+    /// Tells other instances these owners changed (ids one per line).
+    pub async fn notify_changed(&self, payload: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(()),
+            Self::Postgres(pg) => pg.notify_changed(payload).await,
+        }
+    }
+
+    /// The latest change number of each of these owners that has written.
+    pub async fn change_heads(&self, owners: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(Vec::new()),
+            Self::Postgres(pg) => pg.change_heads(owners).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChangeKind, Task, Timestamp};
+
+    fn at(seq: i64) -> Change {
+        let now = Timestamp::now();
+        let task = Task {
+            id: 1,
+            user_id: "u".into(),
+            title: "t".into(),
+            description: None,
+            completed: false,
+            created_at: now,
+            updated_at: now,
+            revision: 1,
+        };
+        Change { seq, kind: ChangeKind::Updated, task }
+    }
+
+    #[test]
+    fn a_page_must_start_right_after_since() {
+        assert!(matches!(settle_read(3, 5, vec![at(4), at(5)]), ChangesSince::Found { head: 5, .. }));
+        assert_eq!(settle_read(1, 5, vec![at(4), at(5)]), ChangesSince::Gone { head: 5 });
+        assert_eq!(settle_read(0, 0, vec![]), ChangesSince::Found { changes: vec![], head: 0 });
+        assert_eq!(settle_read(5, 5, vec![]), ChangesSince::Found { changes: vec![], head: 5 });
+        // Written between the two reads: newer than the head, still in order.
+        assert!(matches!(settle_read(5, 5, vec![at(6)]), ChangesSince::Found { head: 6, .. }));
+    }
+
+    #[test]
+    fn pruned_or_foreign_positions_are_gone() {
+        assert_eq!(settle_read(2, 9, vec![]), ChangesSince::Gone { head: 9 });
+        assert_eq!(settle_read(10, 9, vec![]), ChangesSince::Gone { head: 9 });
+    }
+}
