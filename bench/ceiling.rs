@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
@@ -40,8 +41,12 @@ async fn list(owner: Owner) -> Response {
     ([(X_TOTAL_COUNT, HeaderValue::from(20))], Json(tasks)).into_response()
 }
 
-async fn create(owner: Owner, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
-    let new = NewTask::from_json(&body).map_err(ApiError::Validation)?;
+async fn create(
+    State(state): State<AppState>,
+    owner: Owner,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let new = NewTask::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
     let mut created = task(&owner, 1);
     created.title = new.title.as_str().to_owned();
     Ok((StatusCode::CREATED, Json(created)).into_response())
@@ -51,8 +56,13 @@ async fn one(owner: Owner, id: TaskRef) -> Result<Json<Task>, ApiError> {
     Ok(Json(task(&owner, id.require()?.get())))
 }
 
-async fn update(owner: Owner, id: TaskRef, JsonObject(body): JsonObject) -> Result<Json<Task>, ApiError> {
-    let patch = TaskPatch::from_json(&body).map_err(ApiError::Validation)?;
+async fn update(
+    State(state): State<AppState>,
+    owner: Owner,
+    id: TaskRef,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Task>, ApiError> {
+    let patch = TaskPatch::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
     let mut updated = task(&owner, id.require()?.get());
     if let Some(title) = patch.title {
         updated.title = title.as_str().to_owned();

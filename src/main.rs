@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         Command::Token(args) => token(&config, &args),
         Command::Check => runtime.block_on(check(config)),
         Command::Openapi => {
-            let document = todo_api::http::openapi_document();
+            let document = todo_api::http::openapi_document(&config.limits);
             println!("{}", document.to_pretty_json().expect("the document serializes"));
             ExitCode::SUCCESS
         }

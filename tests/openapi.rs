@@ -6,15 +6,48 @@ mod common;
 use common::{Engine, spawn_app};
 use serde_json::Value;
 
+/// The document of a server on the default settings.
+fn default_document() -> utoipa::openapi::OpenApi {
+    document_with(|_| {})
+}
+
+fn document_with(adjust: impl FnOnce(&mut todo_api::config::Settings)) -> utoipa::openapi::OpenApi {
+    let mut settings = common::settings("sqlite::memory:".into());
+    adjust(&mut settings);
+    let config = todo_api::config::Config::from_settings(&settings).unwrap();
+    todo_api::http::openapi_document(&config.limits)
+}
+
+#[test]
+fn the_document_states_the_configured_field_limits() {
+    let raised = serde_json::to_value(document_with(|s| {
+        s.max_title_chars = 5000;
+        s.max_description_chars = 10_000;
+    }))
+    .unwrap();
+    for body in ["TaskCreate", "TaskUpdate"] {
+        let schema = &raised["components"]["schemas"][body]["properties"];
+        assert!(schema["title"]["pattern"].as_str().unwrap().contains("{0,4998}"), "{schema}");
+        assert!(schema["title"]["description"].as_str().unwrap().contains("1-5000 characters"));
+        assert_eq!(schema["description"]["maxLength"], 10_000);
+    }
+    // The body limit grows with them (every character escaped, plus room for the rest).
+    let too_large = &raised["paths"]["/api/{user_id}/tasks"]["post"]["responses"]["413"]["description"];
+    assert_eq!(too_large, "Body over 179 KiB.");
+    let lowered = serde_json::to_value(document_with(|s| s.max_title_chars = 1)).unwrap();
+    let title = &lowered["components"]["schemas"]["TaskCreate"]["properties"]["title"]["pattern"];
+    assert!(!title.as_str().unwrap().contains("{0,"), "{title}");
+}
+
 #[test]
 fn openapi_document_snapshot() {
-    let document = serde_json::to_value(todo_api::http::openapi_document()).unwrap();
+    let document = serde_json::to_value(default_document()).unwrap();
     insta::assert_json_snapshot!("openapi", document);
 }
 
 #[test]
 fn every_route_declares_auth_and_its_error_answers() {
-    let document = serde_json::to_value(todo_api::http::openapi_document()).unwrap();
+    let document = serde_json::to_value(default_document()).unwrap();
     assert_eq!(document["openapi"], "3.1.0");
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let paths = document["paths"].as_object().unwrap();
@@ -59,7 +92,7 @@ async fn docs_are_served_from_the_binary() {
     let app = spawn_app(Engine::Sqlite).await.unwrap();
     let served = app.send(app.http.get(app.url("/openapi.json"))).await;
     assert_eq!(served.status, 200);
-    assert_eq!(served.json, serde_json::to_value(todo_api::http::openapi_document()).unwrap());
+    assert_eq!(served.json, serde_json::to_value(default_document()).unwrap());
 
     let page = app.send(app.http.get(app.url("/docs/"))).await;
     assert_eq!(page.status, 200);

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{Map, Value, json};
 use todo_api::auth::{AuthError, ClaimRules, Verifier, mint_hs256};
-use todo_api::domain::{LIMIT_MAX, ListParams, ListQuery, NewTask, TaskPatch};
+use todo_api::domain::{FieldLimits, LIMIT_MAX, ListParams, ListQuery, NewTask, TaskPatch};
 
 const SECRET: &[u8] = b"property-secret-property-secret-0123456789";
 
@@ -153,7 +153,7 @@ proptest! {
     /// Create bodies: a verdict, never a panic, and acceptance means a valid title.
     #[test]
     fn create_bodies_are_accepted_only_when_valid(body in task_body()) {
-        match NewTask::from_json(&body) {
+        match NewTask::from_json(&body, FieldLimits::default()) {
             Ok(task) => {
                 let sent = body["title"].as_str().unwrap();
                 prop_assert!(valid_title(sent));
@@ -167,7 +167,7 @@ proptest! {
     /// Update bodies: the same rules, every field optional.
     #[test]
     fn update_bodies_are_accepted_only_when_valid(body in task_body()) {
-        match TaskPatch::from_json(&body) {
+        match TaskPatch::from_json(&body, FieldLimits::default()) {
             Ok(patch) => {
                 if let Some(title) = &patch.title {
                     prop_assert_eq!(title.as_str(), body["title"].as_str().unwrap().trim());
@@ -183,7 +183,7 @@ proptest! {
     fn every_valid_title_round_trips(title in "\\PC{1,200}") {
         prop_assume!(valid_title(&title));
         let body: Map<String, Value> = [("title".to_owned(), json!(title))].into_iter().collect();
-        let task = NewTask::from_json(&body).unwrap();
+        let task = NewTask::from_json(&body, FieldLimits::default()).unwrap();
         prop_assert_eq!(task.title.as_str(), title.trim());
     }
 

@@ -65,7 +65,7 @@ each_engine! {
         assert_eq!(count, [3]);
         // Both versions adopted into refinery's history, none run again.
         let versions = app.direct().await.ids("SELECT CAST(version AS BIGINT) FROM refinery_schema_history ORDER BY version").await;
-        assert_eq!(versions, [1, 2, 3, 4, 5]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
         app.stop().await;
     }
 
@@ -77,7 +77,7 @@ each_engine! {
         let second = spawn_app_on_fresh(url, db, engine).await;
         assert_eq!(second.list("u", "").await.json.as_array().unwrap().len(), 1);
         let versions = second.direct().await.ids("SELECT CAST(version AS BIGINT) FROM refinery_schema_history").await;
-        assert_eq!(versions.len(), 5);
+        assert_eq!(versions.len(), 6);
         second.stop().await;
     }
 }

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{ClaimRules, JwksSource, MIN_SECRET_BYTES};
+use crate::domain::FieldLimits;
 use crate::store::postgres::parse_pooler;
 use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
 use crate::telemetry::LogFormat;
@@ -112,6 +113,16 @@ pub struct Settings {
     #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = 10_000,
           value_parser = clap::value_parser!(u32).range(1..=100_000_000), global = true)]
     pub max_tasks_per_user: u32,
+
+    /// Most characters in a task's title (after trimming); longer is a 422.
+    #[arg(long, env = "MAX_TITLE_CHARS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=10_000), global = true)]
+    pub max_title_chars: u64,
+
+    /// Most characters in a task's description; longer is a 422.
+    #[arg(long, env = "MAX_DESCRIPTION_CHARS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000), global = true)]
+    pub max_description_chars: u64,
 
     /// Seconds an `Idempotency-Key` is remembered: a retry within them gets the
     /// first answer again; after them the key is forgotten (pruned in the background).
@@ -257,6 +268,10 @@ pub struct Config {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_tasks_per_user: u32,
+    pub fields: FieldLimits,
+    /// Request bodies above this are refused with 413 before they are parsed:
+    /// 64 KiB, or more when the field limits need it (see `body_limit`).
+    pub body_bytes: usize,
     /// Headers to response, reading the body included.
     pub request_timeout: Duration,
     /// Connections served at once. The next one is not accepted until one
@@ -322,6 +337,10 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&settings.log_level).is_err() {
             return Err(ConfigError::BadLogLevel(settings.log_level.clone()));
         }
+        let fields = FieldLimits {
+            title_chars: settings.max_title_chars as usize,
+            description_chars: settings.max_description_chars as usize,
+        };
         Ok(Self {
             listen: SocketAddr::new(settings.host, settings.port),
             database: database(settings)?,
@@ -329,6 +348,8 @@ impl Config {
             database_statement_timeout: Duration::from_secs(settings.database_statement_timeout_seconds),
             limits: Limits {
                 max_tasks_per_user: settings.max_tasks_per_user,
+                fields,
+                body_bytes: body_limit(fields),
                 request_timeout: Duration::from_secs(settings.request_timeout_seconds),
                 max_connections: settings.max_connections as usize,
                 header_timeout: Duration::from_secs(settings.header_timeout_seconds),
@@ -373,6 +394,12 @@ impl Config {
     pub fn database_display(&self) -> String {
         self.database.display()
     }
+}
+
+/// Room for a body whose every character is JSON-escaped (`\uXXXX\uXXXX`:
+/// 12 bytes for one character outside the BMP), plus the rest of the object.
+fn body_limit(fields: FieldLimits) -> usize {
+    (64 * 1024).max(12 * (fields.title_chars + fields.description_chars) + 4096)
 }
 
 fn database(settings: &Settings) -> Result<DatabaseConfig, ConfigError> {

@@ -12,6 +12,6 @@ mod validation;
 pub use change::{Change, ChangeKind, ChangesSince};
 pub use listing::{LIMIT_MAX, ListParams, ListQuery, SortKey, SortOrder, StatusFilter};
 pub use precondition::{IfMatch, none_match_hits, task_etag};
-pub use task::{NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, parse_completion};
+pub use task::{FieldLimits, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, parse_completion};
 pub use timestamp::Timestamp;
 pub use validation::{FieldError, Location};

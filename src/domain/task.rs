@@ -7,8 +7,25 @@ use serde_json::{Map, Value};
 use super::Timestamp;
 use super::validation::{FieldError, Location, keep};
 
-pub const TITLE_MAX_CHARS: usize = 200;
-pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+/// How long a title and a description may be, in characters (Unicode scalar
+/// values, not bytes): `MAX_TITLE_CHARS` and `MAX_DESCRIPTION_CHARS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldLimits {
+    pub title_chars: usize,
+    pub description_chars: usize,
+}
+
+impl FieldLimits {
+    /// The most either setting may be (the database's own check, migration 6).
+    pub const CEILING: usize = 10_000;
+}
+
+impl Default for FieldLimits {
+    /// The original backends' limits.
+    fn default() -> Self {
+        Self { title_chars: 200, description_chars: 1000 }
+    }
+}
 
 /// A task as stored and as sent to clients (field names are the wire contract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -51,15 +68,15 @@ impl TaskId {
     }
 }
 
-/// A title: trimmed, 1..=200 characters, no NUL (PostgreSQL text cannot hold one).
+/// A title: trimmed, 1 to `MAX_TITLE_CHARS` characters, no NUL (PostgreSQL text cannot hold one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskTitle(String);
 
 impl TaskTitle {
-    pub fn parse(value: &Value) -> Result<Self, FieldError> {
+    pub fn parse(value: &Value, max_chars: usize) -> Result<Self, FieldError> {
         let loc = Location::Body("title");
         let text = value.as_str().ok_or_else(|| FieldError::string_type(loc))?.trim();
-        check_text(text, 1, TITLE_MAX_CHARS, loc)?;
+        check_text(text, 1, max_chars, loc)?;
         Ok(Self(text.to_owned()))
     }
 
@@ -68,18 +85,18 @@ impl TaskTitle {
     }
 }
 
-/// A description: at most 1000 characters, no NUL; kept exactly as sent.
+/// A description: at most `MAX_DESCRIPTION_CHARS` characters, no NUL; kept exactly as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskDescription(String);
 
 impl TaskDescription {
     /// JSON `null` means "no description".
-    pub fn parse_nullable(value: &Value) -> Result<Option<Self>, FieldError> {
+    pub fn parse_nullable(value: &Value, max_chars: usize) -> Result<Option<Self>, FieldError> {
         let loc = Location::Body("description");
         match value {
             Value::Null => Ok(None),
             Value::String(text) => {
-                check_text(text, 0, DESCRIPTION_MAX_CHARS, loc)?;
+                check_text(text, 0, max_chars, loc)?;
                 Ok(Some(Self(text.clone())))
             }
             _ => Err(FieldError::string_type(loc)),
@@ -125,10 +142,10 @@ pub struct NewTask {
 }
 
 impl NewTask {
-    pub fn from_json(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+    pub fn from_json(body: &Map<String, Value>, limits: FieldLimits) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let title = match body.get("title") {
-            Some(value) => keep(TaskTitle::parse(value), &mut errors),
+            Some(value) => keep(TaskTitle::parse(value, limits.title_chars), &mut errors),
             None => {
                 errors.push(FieldError::missing(Location::Body("title")));
                 None
@@ -136,7 +153,9 @@ impl NewTask {
         };
         let description = body
             .get("description")
-            .and_then(|value| keep(TaskDescription::parse_nullable(value), &mut errors))
+            .and_then(|value| {
+                keep(TaskDescription::parse_nullable(value, limits.description_chars), &mut errors)
+            })
             .flatten();
         let completed = body
             .get("completed")
@@ -159,13 +178,13 @@ pub struct TaskPatch {
 }
 
 impl TaskPatch {
-    pub fn from_json(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+    pub fn from_json(body: &Map<String, Value>, limits: FieldLimits) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let patch = Self {
-            title: body.get("title").and_then(|v| keep(TaskTitle::parse(v), &mut errors)),
-            description: body
-                .get("description")
-                .and_then(|v| keep(TaskDescription::parse_nullable(v), &mut errors)),
+            title: body.get("title").and_then(|v| keep(TaskTitle::parse(v, limits.title_chars), &mut errors)),
+            description: body.get("description").and_then(|v| {
+                keep(TaskDescription::parse_nullable(v, limits.description_chars), &mut errors)
+            }),
             completed: body.get("completed").and_then(|v| keep(parse_completed(v), &mut errors)),
         };
         if errors.is_empty() { Ok(patch) } else { Err(errors) }
@@ -196,23 +215,32 @@ mod tests {
 
     #[test]
     fn title_is_trimmed_and_bounded_in_characters() {
-        assert_eq!(TaskTitle::parse(&json!("  hi \n")).unwrap().as_str(), "hi");
-        assert!(TaskTitle::parse(&json!("é".repeat(200))).is_ok());
-        assert_eq!(TaskTitle::parse(&json!("é".repeat(201))).unwrap_err().kind, "string_too_long");
-        assert_eq!(TaskTitle::parse(&json!("   ")).unwrap_err().kind, "string_too_short");
-        assert_eq!(TaskTitle::parse(&json!(5)).unwrap_err().kind, "string_type");
-        assert_eq!(TaskTitle::parse(&json!("a\u{0}b")).unwrap_err().kind, "string_pattern_mismatch");
+        let parse = |value: Value| TaskTitle::parse(&value, 200);
+        assert_eq!(parse(json!("  hi \n")).unwrap().as_str(), "hi");
+        assert!(parse(json!("é".repeat(200))).is_ok());
+        assert_eq!(parse(json!("é".repeat(201))).unwrap_err().kind, "string_too_long");
+        assert_eq!(parse(json!("   ")).unwrap_err().kind, "string_too_short");
+        assert_eq!(parse(json!(5)).unwrap_err().kind, "string_type");
+        assert_eq!(parse(json!("a\u{0}b")).unwrap_err().kind, "string_pattern_mismatch");
+        assert!(TaskTitle::parse(&json!("é".repeat(5000)), 5000).is_ok());
+        let long = TaskTitle::parse(&json!("é".repeat(5001)), 5000).unwrap_err();
+        assert!(long.msg.contains("5000"), "{}", long.msg);
     }
 
     #[test]
     fn new_task_reports_every_bad_field_and_ignores_server_fields() {
-        let errors = NewTask::from_json(&object(json!({"description": 1, "completed": "yes"}))).unwrap_err();
+        let errors = NewTask::from_json(
+            &object(json!({"description": 1, "completed": "yes"})),
+            FieldLimits::default(),
+        )
+        .unwrap_err();
         let kinds: Vec<_> = errors.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, ["missing", "string_type", "bool_type"]);
 
-        let task = NewTask::from_json(&object(
-            json!({"title": "t", "id": 7, "user_id": "x", "created_at": "y", "extra": true}),
-        ))
+        let task = NewTask::from_json(
+            &object(json!({"title": "t", "id": 7, "user_id": "x", "created_at": "y", "extra": true})),
+            FieldLimits::default(),
+        )
         .unwrap();
         assert_eq!(task.title.as_str(), "t");
         assert_eq!((task.description, task.completed), (None, false));
@@ -220,10 +248,14 @@ mod tests {
 
     #[test]
     fn patch_distinguishes_absent_from_null() {
-        let clear = TaskPatch::from_json(&object(json!({"description": null}))).unwrap();
-        assert_eq!(clear.description, Some(None));
-        assert!(TaskPatch::from_json(&object(json!({}))).unwrap().is_empty());
-        assert!(TaskPatch::from_json(&object(json!({"title": null}))).is_err());
-        assert!(TaskPatch::from_json(&object(json!({"completed": null}))).is_err());
+        let patch = |value: Value| TaskPatch::from_json(&object(value), FieldLimits::default());
+        assert_eq!(patch(json!({"description": null})).unwrap().description, Some(None));
+        assert!(patch(json!({})).unwrap().is_empty());
+        assert!(patch(json!({"title": null})).is_err());
+        assert!(patch(json!({"completed": null})).is_err());
+        let long = json!({"description": "d".repeat(1001)});
+        assert!(patch(long.clone()).is_err());
+        let raised = FieldLimits { description_chars: 5000, ..FieldLimits::default() };
+        assert!(TaskPatch::from_json(&object(long), raised).is_ok());
     }
 }

@@ -9,7 +9,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::BODY_LIMIT_BYTES;
 use crate::auth::AuthError;
 use crate::domain::{FieldError, Location};
 use crate::realtime::Refused;
@@ -30,8 +29,9 @@ pub enum ApiError {
     AuthUnavailable,
     #[error("Token subject does not match the user in the path")]
     Forbidden,
-    #[error("Request body is larger than {} KiB", BODY_LIMIT_BYTES / 1024)]
-    PayloadTooLarge,
+    /// The limit, in bytes.
+    #[error("Request body is larger than {} KiB", .0 / 1024)]
+    PayloadTooLarge(usize),
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
     #[error("Could not read the request body")]
@@ -106,7 +106,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TaskLimit(_) => StatusCode::CONFLICT,
             Self::UnreadableBody | Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,

@@ -76,14 +76,14 @@ impl TaskRef {
     }
 }
 
-/// A JSON object body, at most `BODY_LIMIT_BYTES` long.
+/// A JSON object body, at most `Limits::body_bytes` long.
 #[derive(Debug)]
 pub struct JsonObject(pub Map<String, Value>);
 
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
+impl FromRequest<AppState> for JsonObject {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let (is_json, bytes) = read_body(request, state).await?;
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
@@ -101,10 +101,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 #[derive(Debug)]
 pub struct OptionalJsonObject(pub Option<Map<String, Value>>);
 
-impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+impl FromRequest<AppState> for OptionalJsonObject {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let (is_json, bytes) = read_body(request, state).await?;
         // JSON `null` is no body too, as the document's optional body allows.
         if bytes.is_empty() || (is_json && bytes.trim_ascii() == b"null") {
@@ -117,11 +117,11 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
     }
 }
 
-async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<(bool, Bytes), ApiError> {
+async fn read_body(request: Request, state: &AppState) -> Result<(bool, Bytes), ApiError> {
     let is_json = is_json_content_type(request.headers());
     let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
+            ApiError::PayloadTooLarge(state.limits.body_bytes)
         } else {
             ApiError::UnreadableBody
         }

@@ -47,9 +47,6 @@ use crate::config::{Limits, RealtimeConfig};
 use crate::realtime::Hub;
 use crate::store::Store;
 
-/// Request bodies above this are refused with 413 before they are parsed.
-pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
-
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -89,15 +86,19 @@ fn api(hub: Option<Arc<Hub>>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The OpenAPI 3.1 document (`GET /openapi.json`, `todo-api openapi`).
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api(None).1
+/// The OpenAPI 3.1 document (`GET /openapi.json`, `todo-api openapi`), with
+/// the limits this server is configured with.
+pub fn openapi_document(limits: &Limits) -> utoipa::openapi::OpenApi {
+    let mut document = api(None).1;
+    openapi::apply_limits(&mut document, limits);
+    document
 }
 
 /// The routes, the docs, and the contract's 404 and 405 bodies; `/metrics`
 /// too unless it is served on its own address (`metrics_router`).
 pub fn router(state: AppState, serve_metrics: bool) -> Router {
-    let (mut api, document) = api(Some(Arc::clone(&state.hub)));
+    let (mut api, mut document) = api(Some(Arc::clone(&state.hub)));
+    openapi::apply_limits(&mut document, &state.limits);
     if serve_metrics {
         api = api.route(METRICS_PATH, get(observe::metrics_endpoint));
     }
@@ -105,7 +106,7 @@ pub fn router(state: AppState, serve_metrics: bool) -> Router {
         .fallback(|| async { ApiError::RouteNotFound })
         // axum still adds the `Allow` header to this response.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, deadline::deadline))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)

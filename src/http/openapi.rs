@@ -5,9 +5,13 @@
 //! is declared here and in the handlers' attributes.
 
 use serde_json::json;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+
+use crate::config::Limits;
+use crate::domain::FieldLimits;
 
 /// The bearer security scheme every task route requires.
 pub const BEARER: &str = "bearer";
@@ -70,23 +74,60 @@ pub struct ValidationErrorBody {
     pub detail: Vec<ValidationIssue>,
 }
 
-/// Title after trimming: 1-200 characters, no NUL. JSON Schema cannot say
-/// "after trimming", so the pattern spells it out with the exact whitespace set
-/// the server trims (Unicode White_Space, as `str::trim`).
-pub const TITLE_PATTERN: &str = concat!(
-    r"^[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*",
-    r"[^\x00\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
-    r"(?:[^\x00]{0,198}[^\x00\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?",
-    r"[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-);
+/// Unicode White_Space, as `str::trim` trims it.
+const SPACE: &str = r"[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+const NOT_SPACE: &str = r"[^\x00\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 
-fn title_schema() -> Object {
+/// Title after trimming: 1 to `max` characters, no NUL. JSON Schema cannot say
+/// "after trimming", so the pattern spells it out with the exact whitespace set
+/// the server trims.
+pub fn title_pattern(max: usize) -> String {
+    let middle = match max {
+        0 | 1 => String::new(),
+        _ => format!("(?:[^\\x00]{{0,{}}}{NOT_SPACE})?", max - 2),
+    };
+    format!("^{SPACE}*{NOT_SPACE}{middle}{SPACE}*$")
+}
+
+fn title_schema_for(max: usize) -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .description(Some("Trimmed of surrounding whitespace; 1-200 characters after trimming; no NUL."))
-        .pattern(Some(TITLE_PATTERN))
+        .description(Some(format!(
+            "Trimmed of surrounding whitespace; 1-{max} characters after trimming; no NUL."
+        )))
+        .pattern(Some(title_pattern(max)))
         .examples([json!("Buy milk")])
         .build()
+}
+
+fn title_schema() -> Object {
+    title_schema_for(FieldLimits::default().title_chars)
+}
+
+/// The document as this server is configured: the field limits (in the
+/// task bodies' schemas) and the body size limit (in every 413).
+pub fn apply_limits(document: &mut utoipa::openapi::OpenApi, limits: &Limits) {
+    if let Some(components) = document.components.as_mut() {
+        for body in ["TaskCreate", "TaskUpdate"] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(body) {
+                let title = title_schema_for(limits.fields.title_chars);
+                object.properties.insert("title".into(), RefOr::T(Schema::Object(title)));
+                if let Some(RefOr::T(Schema::Object(description))) = object.properties.get_mut("description")
+                {
+                    description.max_length = Some(limits.fields.description_chars);
+                }
+            }
+        }
+    }
+    let too_large = format!("Body over {} KiB.", limits.body_bytes / 1024);
+    for item in document.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("413") {
+                response.description = too_large.clone();
+            }
+        }
+    }
 }
 
 /// Body of `POST /api/{user_id}/tasks`. `id`, `user_id`, timestamps and unknown
@@ -96,7 +137,7 @@ fn title_schema() -> Object {
 pub struct TaskCreate {
     #[schema(schema_with = title_schema)]
     title: String,
-    /// Up to 1000 characters, no NUL; `null` for none.
+    /// Up to `MAX_DESCRIPTION_CHARS` characters, no NUL; `null` for none.
     #[schema(max_length = 1000, pattern = r"^[^\x00]*$", nullable, example = "2 litres")]
     description: Option<String>,
     /// Defaults to `false`; may not be `null`.
@@ -112,7 +153,7 @@ pub struct TaskUpdate {
     /// As on create; may not be `null`.
     #[schema(schema_with = title_schema, required = false)]
     title: String,
-    /// `null` clears the description.
+    /// Up to `MAX_DESCRIPTION_CHARS` characters, no NUL; `null` clears the description.
     #[schema(max_length = 1000, pattern = r"^[^\x00]*$", nullable)]
     description: Option<String>,
     /// May not be `null`.
@@ -217,7 +258,7 @@ pub enum AuthResponses {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum BodyResponses {
-    /// Body over 64 KiB.
+    /// Body over the size limit (64 KiB by default).
     #[response(status = 413)]
     TooLarge(ErrorBody),
     /// Content type is not JSON.

@@ -163,7 +163,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let new = NewTask::from_json(&body).map_err(ApiError::Validation)?;
+    let new = NewTask::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
     let writer = Writer { user_id: owner.id(), email: owner.0.email.as_deref() };
     let max_tasks = state.limits.max_tasks_per_user;
     let Some(key) = key else {
@@ -278,7 +278,7 @@ macro_rules! partial_update {
             task: TaskRef,
             JsonObject(body): JsonObject,
         ) -> Result<Response, ApiError> {
-            let patch = TaskPatch::from_json(&body).map_err(ApiError::Validation)?;
+            let patch = TaskPatch::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
             let id = task.require()?;
             written(state.store.update_task(owner.id(), id, &patch, &conditions.if_match).await?)
         }

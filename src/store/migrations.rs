@@ -18,6 +18,10 @@ const SQLITE: &[Source] = &[
     ("V3__task_revisions", include_str!("../../migrations/sqlite/0003_task_revisions.sql")),
     ("V4__idempotency_keys", include_str!("../../migrations/sqlite/0004_idempotency_keys.sql")),
     ("V5__change_log", include_str!("../../migrations/sqlite/0005_change_log.sql")),
+    (
+        "V6__configurable_field_limits",
+        include_str!("../../migrations/sqlite/0006_configurable_field_limits.sql"),
+    ),
 ];
 
 const POSTGRES: &[Source] = &[
@@ -26,6 +30,10 @@ const POSTGRES: &[Source] = &[
     ("V3__task_revisions", include_str!("../../migrations/postgres/0003_task_revisions.sql")),
     ("V4__idempotency_keys", include_str!("../../migrations/postgres/0004_idempotency_keys.sql")),
     ("V5__change_log", include_str!("../../migrations/postgres/0005_change_log.sql")),
+    (
+        "V6__configurable_field_limits",
+        include_str!("../../migrations/postgres/0006_configurable_field_limits.sql"),
+    ),
 ];
 
 /// The highest version a sqlx-era release applied, if this database has one.

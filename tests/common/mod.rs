@@ -131,6 +131,8 @@ pub fn settings(database_url: String) -> Settings {
         database_statement_timeout_seconds: 5,
         database_pooler: "auto".into(),
         max_tasks_per_user: 10_000,
+        max_title_chars: 200,
+        max_description_chars: 1000,
         request_timeout_seconds: 15,
         max_connections: 4096,
         header_timeout_seconds: 30,
