@@ -122,13 +122,13 @@ def fan_out(label, writer, holder, rows, duration):
     return result
 
 
-def write_cost(binaries, pg, work, duration):
+def write_cost(binaries, pg, work, duration, engines):
     results = []
     env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL)}
     for rnd in range(2):
         order = list(binaries.items()) if rnd == 0 else list(reversed(binaries.items()))
         for build, binary in order:
-            for engine in ["sqlite", "postgres"]:
+            for engine in engines:
                 if engine == "postgres":
                     url = run.fresh_pg_db(pg, "todo_bench_rt") + "?sslmode=disable"
                     reset = run.reset_pg(url)
@@ -155,11 +155,18 @@ def main():
     ap.add_argument("--baseline", required=True, help="todo-api built from the commit before the change log")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--skip-cost", action="store_true")
+    ap.add_argument("--skip-fan-out", action="store_true")
+    ap.add_argument("--engines", default="sqlite,postgres", help="for the write cost")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
     binary = os.path.join(target, "release", "todo-api")
     work = run.tempfile.mkdtemp(prefix="todo-rt-")
-    costs = [] if a.skip_cost else write_cost({"without log": a.baseline, "with log": binary}, a.pg, work, a.duration)
+    engines = a.engines.split(",")
+    costs = [] if a.skip_cost else write_cost({"without log": a.baseline, "with log": binary}, a.pg, work, a.duration,
+                                              engines)
+    if a.skip_fan_out:
+        report(costs, [], engines)
+        return
 
     env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL),
            "MAX_STREAMS": "5000", "MAX_STREAMS_PER_USER": "16"}
@@ -185,15 +192,21 @@ def main():
         first.stop()
         second.stop()
 
+    report(costs, fans, engines)
+
+
+def report(costs, fans, engines):
     if costs:
         print("\n| engine | scenario | writes/s without the log | with it | change |\n|---|---|---:|---:|---:|")
-        for engine in ["sqlite", "postgres"]:
+        for engine in engines:
             for scenario in ["create", "toggle", "update"]:
                 def mean(build):
                     return statistics.mean(r["rps"] for r in costs
                                            if (r["build"], r["engine"], r["scenario"]) == (build, engine, scenario))
                 base, new = mean("without log"), mean("with log")
                 print(f"| {engine} | {scenario} | {base:,.0f} | {new:,.0f} | {100 * (new / base - 1):+.1f}% |")
+    if not fans:
+        return
     print("\n| setup | streams | events received / expected | fan-out p50 ms | p99 ms | max ms | probe write p50 ms "
           "| mixed rps meanwhile | RSS with streams open MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for f in fans:

@@ -144,6 +144,9 @@ async fn verifier(auth: &AuthConfig) -> Result<(Verifier, Vec<tokio::task::JoinH
         background.push(cache.spawn_refresher(jwks.refresh));
         verifier = verifier.with_jwks(cache, jwks.rules.clone());
     }
+    if let Some(sessions) = &auth.sessions {
+        verifier = verifier.with_sessions(crate::auth::SessionLookup::new(sessions.clone()));
+    }
     Ok((verifier, background))
 }
 

@@ -148,6 +148,10 @@ async fn check(config: Config) -> ExitCode {
         let keys = cache.refresh().await.map(|n| format!("{n} signing keys from {}", jwks.source));
         report("jwks", keys.map_err(|e| e.to_string()));
     }
+    if let Some(sessions) = &config.auth.sessions {
+        let lookup = todo_api::auth::SessionLookup::new(sessions.clone());
+        report("sessions", lookup.probe().await.map_err(|e| e.to_string()));
+    }
     if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 

@@ -10,7 +10,6 @@
 #[macro_use]
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::keys::JwksServer;
@@ -19,34 +18,9 @@ use serde_json::{Value, json};
 
 const INTEROP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/better-auth");
 
-fn node_available() -> bool {
-    let found = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    assert!(found || !in_ci, "Node.js is required for the Better Auth interop test in CI");
-    if !found {
-        common::loud("*** SKIPPED: Better Auth interop test (node not found; install Node.js 20+) ***");
-    }
-    found
-}
-
-/// Installs the pinned better-auth once; concurrent tests wait on a lock file.
-fn ensure_better_auth_installed() {
-    let dir = Path::new(INTEROP_DIR);
-    let lock = std::fs::File::create(std::env::temp_dir().join("todo-api-interop-npm.lock")).unwrap();
-    lock.lock().unwrap();
-    if !dir.join("node_modules/better-auth/package.json").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(dir)
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "npm ci failed in {INTEROP_DIR}");
-    }
-}
-
 /// Better Auth's tokens and JWKS for every algorithm, issued for `base_url`.
 fn mint(base_url: &str) -> Value {
-    ensure_better_auth_installed();
+    common::node::install(INTEROP_DIR, "better-auth");
     let output = Command::new("node")
         .args(["mint.mjs", base_url])
         .current_dir(INTEROP_DIR)
@@ -58,7 +32,7 @@ fn mint(base_url: &str) -> Value {
 
 each_engine! {
     async fn real_better_auth_tokens_work_for_their_user_only(engine: Engine) {
-        if !node_available() {
+        if !common::node::available("Better Auth interop test", None) {
             return;
         }
         // The "auth server": its JWKS endpoint serves what Better Auth published.

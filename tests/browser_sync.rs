@@ -24,34 +24,6 @@ fn chromium() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
 }
 
-fn browser_available() -> bool {
-    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    let found = node && Path::new(&chromium()).exists();
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-    assert!(found || !in_ci, "Node.js and Chromium are required for the browser test in CI");
-    if !found {
-        common::loud(
-            "*** SKIPPED: browser sync test (needs node and chromium: apt-get install chromium) ***",
-        );
-    }
-    found
-}
-
-/// Installs the pinned playwright-core once; concurrent tests wait on a lock file.
-fn ensure_playwright_installed() {
-    let dir = Path::new(BROWSER_DIR);
-    let lock = std::fs::File::create(std::env::temp_dir().join("todo-api-browser-npm.lock")).unwrap();
-    lock.lock().unwrap();
-    if !dir.join("node_modules/playwright-core/package.json").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(dir)
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "npm ci failed in {BROWSER_DIR}");
-    }
-}
-
 /// Serves `page` to every request on `listener`: the frontend's origin.
 fn serve_page(listener: std::net::TcpListener, page: String) {
     listener.set_nonblocking(true).unwrap();
@@ -75,10 +47,10 @@ fn serve_page(listener: std::net::TcpListener, page: String) {
 
 each_engine! {
     async fn a_change_in_one_browser_page_shows_up_in_another(engine: Engine) {
-        if !browser_available() {
+        if !common::node::available("browser sync test", Some(&chromium())) {
             return;
         }
-        tokio::task::spawn_blocking(ensure_playwright_installed).await.unwrap();
+        tokio::task::spawn_blocking(|| common::node::install(BROWSER_DIR, "playwright-core")).await.unwrap();
         // The page's origin must be known before the app starts (CORS_ORIGINS).
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());

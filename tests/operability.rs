@@ -240,5 +240,8 @@ fn check_reports_each_dependency() {
 async fn ready_reports_each_dependency() {
     let app = spawn_app(Engine::Sqlite).await.unwrap();
     let ready = app.send(app.http.get(app.url("/ready"))).await;
-    assert_eq!(ready.json, json!({"status": "ready", "database": "ok", "jwks": "not configured"}));
+    assert_eq!(
+        ready.json,
+        json!({"status": "ready", "database": "ok", "jwks": "not configured", "sessions": "not configured"})
+    );
 }

@@ -259,9 +259,18 @@ each_engine! {
     }
 
     async fn idle_streams_get_heartbeats_and_shutdown_ends_them(engine: Engine) {
-        let app = spawn_app_with(engine, |s| s.realtime.events_heartbeat_seconds = 1).await.unwrap();
+        let app = spawn_app_with(engine, |s| {
+            s.realtime.events_heartbeat_seconds = 1;
+            s.request_timeout_seconds = 1;
+        })
+        .await
+        .unwrap();
         let mut stream = sse::open(&app, "alice", "", Some(&token("alice")), None).await.unwrap();
         assert!(matches!(stream.next(Duration::from_millis(2500)).await, Next::Comment), "a heartbeat");
+        // Past REQUEST_TIMEOUT_SECONDS: a stream is not a request that runs too long.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        app.task("alice", "still streaming").await;
+        assert_eq!(stream.event(SOON).await.json()["task"]["title"], "still streaming");
         let started = std::time::Instant::now();
         app.stop().await;
         assert!(started.elapsed() < Duration::from_secs(2), "streams did not hold the shutdown: {:?}", started.elapsed());

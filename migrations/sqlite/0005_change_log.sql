@@ -1,8 +1,8 @@
 -- Realtime sync (GET /changes, GET /events): every write of a task appends to its
 -- owner's change log in the write's own transaction. Triggers do it, so no write
 -- path can forget it and no crash can separate a change from its event.
--- users.change_seq is the owner's last number (one writer: numbers commit in order).
-ALTER TABLE users ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+-- The owner's next number is one past their latest: one writer, so numbers commit
+-- in order (retention always keeps each owner's latest change).
 
 -- The task as the change left it (as it was, for a delete).
 CREATE TABLE task_changes (
@@ -19,33 +19,27 @@ CREATE TABLE task_changes (
     -- Unix seconds, the same on both engines: what retention is measured by.
     logged_at   INTEGER NOT NULL,
     PRIMARY KEY (user_id, seq)
-);
+) WITHOUT ROWID;
 
 -- Serves the background pruning of old changes.
 CREATE INDEX task_changes_logged ON task_changes (logged_at);
 
 CREATE TRIGGER tasks_log_created AFTER INSERT ON tasks BEGIN
-    UPDATE users SET change_seq = change_seq + 1 WHERE id = NEW.user_id;
     INSERT INTO task_changes
-    SELECT NEW.user_id, change_seq, 'created', NEW.id, NEW.title, NEW.description, NEW.completed,
-           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER)
-    FROM users WHERE id = NEW.user_id;
+    SELECT NEW.user_id, COALESCE((SELECT MAX(seq) FROM task_changes WHERE user_id = NEW.user_id), 0) + 1, 'created', NEW.id, NEW.title, NEW.description, NEW.completed,
+           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER);
 END;
 
 CREATE TRIGGER tasks_log_updated AFTER UPDATE ON tasks BEGIN
-    UPDATE users SET change_seq = change_seq + 1 WHERE id = NEW.user_id;
     INSERT INTO task_changes
-    SELECT NEW.user_id, change_seq, 'updated', NEW.id, NEW.title, NEW.description, NEW.completed,
-           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER)
-    FROM users WHERE id = NEW.user_id;
+    SELECT NEW.user_id, COALESCE((SELECT MAX(seq) FROM task_changes WHERE user_id = NEW.user_id), 0) + 1, 'updated', NEW.id, NEW.title, NEW.description, NEW.completed,
+           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER);
 END;
 
 CREATE TRIGGER tasks_log_deleted AFTER DELETE ON tasks BEGIN
-    UPDATE users SET change_seq = change_seq + 1 WHERE id = OLD.user_id;
     INSERT INTO task_changes
-    SELECT OLD.user_id, change_seq, 'deleted', OLD.id, OLD.title, OLD.description, OLD.completed,
-           OLD.created_at, OLD.updated_at, OLD.revision, CAST(strftime('%s', 'now') AS INTEGER)
-    FROM users WHERE id = OLD.user_id;
+    SELECT OLD.user_id, COALESCE((SELECT MAX(seq) FROM task_changes WHERE user_id = OLD.user_id), 0) + 1, 'deleted', OLD.id, OLD.title, OLD.description, OLD.completed,
+           OLD.created_at, OLD.updated_at, OLD.revision, CAST(strftime('%s', 'now') AS INTEGER);
 END;
 
 -- Tickets for EventSource, which cannot send an Authorization header: a short-lived

@@ -27,25 +27,19 @@ ALTER TABLE tasks_v6 RENAME TO tasks;
 CREATE INDEX tasks_user_created ON tasks (user_id, created_at, id);
 
 CREATE TRIGGER tasks_log_created AFTER INSERT ON tasks BEGIN
-    UPDATE users SET change_seq = change_seq + 1 WHERE id = NEW.user_id;
     INSERT INTO task_changes
-    SELECT NEW.user_id, change_seq, 'created', NEW.id, NEW.title, NEW.description, NEW.completed,
-           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER)
-    FROM users WHERE id = NEW.user_id;
+    SELECT NEW.user_id, COALESCE((SELECT MAX(seq) FROM task_changes WHERE user_id = NEW.user_id), 0) + 1, 'created', NEW.id, NEW.title, NEW.description, NEW.completed,
+           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER);
 END;
 
 CREATE TRIGGER tasks_log_updated AFTER UPDATE ON tasks BEGIN
-    UPDATE users SET change_seq = change_seq + 1 WHERE id = NEW.user_id;
     INSERT INTO task_changes
-    SELECT NEW.user_id, change_seq, 'updated', NEW.id, NEW.title, NEW.description, NEW.completed,
-           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER)
-    FROM users WHERE id = NEW.user_id;
+    SELECT NEW.user_id, COALESCE((SELECT MAX(seq) FROM task_changes WHERE user_id = NEW.user_id), 0) + 1, 'updated', NEW.id, NEW.title, NEW.description, NEW.completed,
+           NEW.created_at, NEW.updated_at, NEW.revision, CAST(strftime('%s', 'now') AS INTEGER);
 END;
 
 CREATE TRIGGER tasks_log_deleted AFTER DELETE ON tasks BEGIN
-    UPDATE users SET change_seq = change_seq + 1 WHERE id = OLD.user_id;
     INSERT INTO task_changes
-    SELECT OLD.user_id, change_seq, 'deleted', OLD.id, OLD.title, OLD.description, OLD.completed,
-           OLD.created_at, OLD.updated_at, OLD.revision, CAST(strftime('%s', 'now') AS INTEGER)
-    FROM users WHERE id = OLD.user_id;
+    SELECT OLD.user_id, COALESCE((SELECT MAX(seq) FROM task_changes WHERE user_id = OLD.user_id), 0) + 1, 'deleted', OLD.id, OLD.title, OLD.description, OLD.completed,
+           OLD.created_at, OLD.updated_at, OLD.revision, CAST(strftime('%s', 'now') AS INTEGER);
 END;

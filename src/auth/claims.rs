@@ -67,7 +67,7 @@ fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option<u64
 
 /// A subject is a user id: non-empty and free of control characters, which no
 /// auth server issues and which PostgreSQL cannot even store (NUL).
-fn valid_subject(sub: &str) -> bool {
+pub(super) fn valid_subject(sub: &str) -> bool {
     !sub.is_empty() && !sub.chars().any(char::is_control)
 }
 

@@ -37,6 +37,15 @@ pub enum AuthError {
     WrongAudience,
     #[error("Stream ticket is invalid or has expired; ask POST /api/{{user_id}}/events/ticket for a new one")]
     BadTicket,
+    #[error("Session is not known to Better Auth (signed out or expired); sign in again")]
+    UnknownSession,
+    /// Too many session tokens being looked up at once (a flood of them): 429.
+    #[error("Too many sign-in checks in progress; retry shortly")]
+    SessionLookupsBusy,
+    /// Not the client's fault: Better Auth's session endpoint did not answer and
+    /// the session is not cached. 503, as for keys.
+    #[error("Better Auth's session endpoint is unavailable; try again shortly")]
+    SessionsUnavailable,
     /// Not the client's fault: the key server is unreachable and the token's key
     /// is not cached. Answered 503, not 401, so nobody is signed out by an outage.
     #[error("Authentication keys are unavailable; try again shortly")]
@@ -63,6 +72,9 @@ impl AuthError {
             Self::WrongIssuer => "wrong_issuer",
             Self::WrongAudience => "wrong_audience",
             Self::BadTicket => "bad_ticket",
+            Self::UnknownSession => "unknown_session",
+            Self::SessionLookupsBusy => "session_lookups_busy",
+            Self::SessionsUnavailable => "sessions_unavailable",
             Self::KeysUnavailable => "keys_unavailable",
         }
     }

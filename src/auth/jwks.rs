@@ -125,7 +125,7 @@ impl JwksCache {
     pub fn new(source: JwksSource, min_refetch: Duration) -> Self {
         Self {
             source,
-            http: http_client(),
+            http: http_client(FETCH_TIMEOUT),
             keys: RwLock::default(),
             status: Mutex::default(),
             fetching: tokio::sync::Mutex::new(()),
@@ -267,11 +267,11 @@ fn parse_key_set(bytes: &[u8]) -> Result<KeySet, JwksError> {
 
 /// The one HTTP client stack: reqwest on rustls with ring, the provider the
 /// PostgreSQL TLS uses too (no second crypto library in the build).
-fn http_client() -> reqwest::Client {
+pub(super) fn http_client(timeout: Duration) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .connect_timeout(FETCH_TIMEOUT)
+        .timeout(timeout)
+        .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::limited(3))
         .user_agent(concat!("todo-api/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -14,6 +14,7 @@ mod extract;
 mod hs256;
 mod jwks;
 mod keys;
+mod sessions;
 mod token;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use hs256::{MIN_SECRET_BYTES, mint_hs256};
 pub use jwks::{FetchStatus, JwksCache, JwksError, JwksSource};
 pub use keys::Alg;
 use keys::VerifyingKey;
+pub use sessions::{Reachability, SessionLookup, SessionSettings};
 
 /// A caller whose token verified. `id` is the token's `sub`, an opaque string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub struct Verifier {
     /// verified are stored; expiry is checked on every hit, and a key withdrawn
     /// from the JWKS invalidates every entry.
     verified: quick_cache::sync::Cache<String, Verified>,
+    /// Better Auth session tokens, when enabled: whatever is not a JWS.
+    sessions: Option<SessionLookup>,
 }
 
 #[derive(Clone)]
@@ -61,7 +65,12 @@ struct Verified {
 
 impl Default for Verifier {
     fn default() -> Self {
-        Self { hs256: None, jwks: None, verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS_CACHED) }
+        Self {
+            hs256: None,
+            jwks: None,
+            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS_CACHED),
+            sessions: None,
+        }
     }
 }
 
@@ -82,6 +91,16 @@ impl Verifier {
         self
     }
 
+    /// Accept Better Auth session tokens, looked up with Better Auth.
+    pub fn with_sessions(mut self, sessions: SessionLookup) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    pub fn sessions(&self) -> Option<&SessionLookup> {
+        self.sessions.as_ref()
+    }
+
     pub fn jwks(&self) -> Option<&Arc<JwksCache>> {
         self.jwks.as_ref().map(|(cache, _)| cache)
     }
@@ -89,6 +108,12 @@ impl Verifier {
     /// Maps a bearer token to the user it proves, or says why it proves nothing.
     pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
         let now = jsonwebtoken::get_current_timestamp();
+        // JWTs keep their path; anything else is a session token, if those are on.
+        if let Some(sessions) = &self.sessions
+            && !sessions::looks_like_jws(token)
+        {
+            return sessions.verify(token, now).await;
+        }
         let withdrawals = self.jwks().map_or(0, |cache| cache.withdrawals());
         if let Some(hit) = self.verified.get(token).filter(|hit| hit.withdrawals == withdrawals) {
             if now <= hit.valid_until {

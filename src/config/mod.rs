@@ -11,7 +11,7 @@ use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::{ClaimRules, JwksSource, MIN_SECRET_BYTES};
+use crate::auth::{ClaimRules, JwksSource, MIN_SECRET_BYTES, SessionSettings};
 use crate::domain::FieldLimits;
 use crate::store::postgres::parse_pooler;
 use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
@@ -158,6 +158,23 @@ pub struct Settings {
     #[arg(long, env = "BETTER_AUTH_URL", global = true)]
     pub better_auth_url: Option<String>,
 
+    /// Also accept Better Auth session tokens (its bearer() plugin): a bearer
+    /// value that is not a JWT is looked up at {BETTER_AUTH_URL}/api/auth/get-session.
+    #[arg(long, env = "BETTER_AUTH_SESSIONS", default_value_t = false, action = clap::ArgAction::Set,
+          global = true)]
+    pub better_auth_sessions: bool,
+
+    /// Seconds a session lookup is remembered (never past the session's expiry):
+    /// a sign-out takes effect within this.
+    #[arg(long, env = "BETTER_AUTH_SESSION_TTL_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub better_auth_session_ttl_seconds: u64,
+
+    /// Most session lookups in flight at once; more are refused with 429.
+    #[arg(long, env = "BETTER_AUTH_SESSION_LOOKUPS", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub better_auth_session_lookups: u64,
+
     /// Where to fetch the JWKS instead of {BETTER_AUTH_URL}/api/auth/jwks.
     #[arg(long, env = "JWKS_URL", global = true)]
     pub jwks_url: Option<String>,
@@ -235,6 +252,8 @@ pub enum ConfigError {
     NoAuth,
     #[error("{0} must be an http(s) URL like https://app.example.com")]
     BadUrl(&'static str),
+    #[error("BETTER_AUTH_SESSIONS=true needs BETTER_AUTH_URL (where Better Auth answers get-session)")]
+    SessionsNeedUrl,
     #[error("set only one of JWKS_URL and JWKS_FILE")]
     TwoJwksSources,
     #[error("CORS_ORIGINS entry {0:?} is not an origin like https://app.example.com")]
@@ -293,6 +312,8 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub hs256_secret: Option<SecretString>,
+    /// Better Auth session tokens (`BETTER_AUTH_SESSIONS`).
+    pub sessions: Option<SessionSettings>,
     /// Claim rules for HS256 tokens (issuer and audience only when set explicitly).
     pub hs256_rules: ClaimRules,
     pub jwks: Option<JwksConfig>,
@@ -309,7 +330,7 @@ pub struct JwksConfig {
 
 impl AuthConfig {
     pub fn is_configured(&self) -> bool {
-        self.hs256_secret.is_some() || self.jwks.is_some()
+        self.hs256_secret.is_some() || self.jwks.is_some() || self.sessions.is_some()
     }
 
     /// For logs: which verifiers are on.
@@ -320,6 +341,9 @@ impl AuthConfig {
         }
         if let Some(jwks) = &self.jwks {
             parts.push(format!("jwks({})", jwks.source));
+        }
+        if let Some(sessions) = &self.sessions {
+            parts.push(format!("sessions({})", sessions.endpoint));
         }
         if parts.is_empty() { "none".into() } else { parts.join("+") }
     }
@@ -435,14 +459,26 @@ fn auth_config(settings: &Settings, hs256_secret: Option<SecretString>) -> Resul
         (None, None, None) => None,
     };
     // Better Auth sets both `iss` and `aud` to the origin of its base URL.
-    let origin = better_auth.map(|url| vec![url.origin().ascii_serialization()]);
+    let origin = better_auth.as_ref().map(|url| vec![url.origin().ascii_serialization()]);
     let jwks = source.map(|source| JwksConfig {
         source,
         rules: ClaimRules { leeway, issuers: issuers.or(origin.clone()), audiences: audiences.or(origin) },
         refresh: Duration::from_secs(settings.jwks_refresh_seconds),
         min_refetch: Duration::from_secs(settings.jwks_min_refetch_seconds),
     });
-    Ok(AuthConfig { hs256_secret, hs256_rules, jwks })
+    let sessions = match (settings.better_auth_sessions, &better_auth) {
+        (false, _) => None,
+        (true, None) => return Err(ConfigError::SessionsNeedUrl),
+        (true, Some(base)) => Some(SessionSettings {
+            endpoint: http_url(
+                &format!("{}/api/auth/get-session", base.as_str().trim_end_matches('/')),
+                "BETTER_AUTH_URL",
+            )?,
+            ttl: Duration::from_secs(settings.better_auth_session_ttl_seconds),
+            max_lookups: settings.better_auth_session_lookups as usize,
+        }),
+    };
+    Ok(AuthConfig { hs256_secret, hs256_rules, jwks, sessions })
 }
 
 fn list(value: Option<&str>) -> Option<Vec<String>> {

@@ -23,10 +23,14 @@ pub enum ApiError {
     /// Never `KeysUnavailable`: that is `AuthUnavailable` (see `From<AuthError>`).
     #[error(transparent)]
     Unauthorized(AuthError),
-    /// The token's key is not cached and the key server cannot be reached: not
-    /// the client's fault, so 503 rather than 401, and nobody is signed out.
-    #[error("{}", AuthError::KeysUnavailable)]
-    AuthUnavailable,
+    /// The token's key (or session) is not cached and the auth server cannot
+    /// be reached: not the client's fault, so 503 rather than 401, and nobody
+    /// is signed out. Holds `KeysUnavailable` or `SessionsUnavailable`.
+    #[error(transparent)]
+    AuthUnavailable(AuthError),
+    /// Too many session lookups in flight (`SessionLookupsBusy`): 429.
+    #[error(transparent)]
+    AuthBusy(AuthError),
     #[error("Token subject does not match the user in the path")]
     Forbidden,
     /// The limit, in bytes.
@@ -78,7 +82,8 @@ pub enum ApiError {
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::KeysUnavailable => Self::AuthUnavailable,
+            AuthError::KeysUnavailable | AuthError::SessionsUnavailable => Self::AuthUnavailable(error),
+            AuthError::SessionLookupsBusy => Self::AuthBusy(error),
             cause => Self::Unauthorized(cause),
         }
     }
@@ -114,7 +119,8 @@ impl ApiError {
             Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) | Self::AuthUnavailable | Self::Timeout(_) => {
+            Self::AuthBusy(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) | Self::AuthUnavailable(_) | Self::Timeout(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::ChangesGone => StatusCode::GONE,
@@ -146,8 +152,11 @@ impl IntoResponse for ApiError {
             Self::Unauthorized(cause) => {
                 headers.insert(WWW_AUTHENTICATE, challenge(cause));
             }
-            Self::AuthUnavailable => {
+            Self::AuthUnavailable(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::AuthBusy(_) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Unavailable(cause) => {
                 // While unreachable, the store logged it once; not again per request.

@@ -17,6 +17,8 @@ use crate::store::postgres::PAYLOAD_MAX;
 use crate::store::{Heard, PgConfig, Store, StoreError};
 use std::sync::Arc;
 
+/// How long changes gather before one NOTIFY carries them all.
+const COALESCE: Duration = Duration::from_millis(5);
 /// With `LISTEN`: only a safety net.
 const POLL_LISTENING: Duration = Duration::from_secs(1);
 /// Without: bounds how late a change made elsewhere is seen.
@@ -56,6 +58,9 @@ async fn send(store: Store, mut outbox: mpsc::Receiver<String>) {
     let mut batch = HashSet::new();
     while let Some(owner) = outbox.recv().await {
         batch.insert(owner);
+        // Every NOTIFY commits under one database-wide lock: at most one per
+        // COALESCE, carrying every owner that changed meanwhile.
+        tokio::time::sleep(COALESCE).await;
         while let Ok(owner) = outbox.try_recv() {
             batch.insert(owner);
         }

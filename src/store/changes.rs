@@ -1,9 +1,9 @@
 //! The change log (written by triggers, see migration 0005) as the realtime
 //! routes read it, and the tickets that let `EventSource` open a stream.
 //!
-//! One owner's numbers are contiguous: each write bumps `users.change_seq` by
-//! one under the owner row's lock, and a rolled-back write rolls its bump back
-//! too. So a page that does not start right after `since` has lost its start
+//! One owner's numbers are contiguous: each write takes the next one (on
+//! PostgreSQL under the owner row's lock), and a rolled-back write gives its
+//! number back. So a page that does not start right after `since` has lost its start
 //! to retention, which is how `changes_since` tells "gone" from "nothing new".
 
 use tokio::sync::mpsc;
@@ -12,8 +12,11 @@ use super::postgres::{Heard, PgConfig};
 use super::{Store, StoreError};
 use crate::domain::{Change, ChangesSince};
 
-/// The owner's latest number (0 before their first write).
-pub const CHANGE_HEAD: &str = "SELECT COALESCE((SELECT change_seq FROM users WHERE id = $1), 0)";
+/// The owner's latest number (0 before their first write). Read from the log
+/// itself on both engines (retention always keeps each owner's latest change);
+/// PostgreSQL also counts on `users.change_seq`, where its trigger takes the
+/// owner's lock to number a change.
+pub const CHANGE_HEAD: &str = "SELECT COALESCE((SELECT MAX(seq) FROM task_changes WHERE user_id = $1), 0)";
 
 /// After `$2`, in order, at most `$3`; the task's columns from position 2 on,
 /// in `task_columns!` order.
@@ -26,7 +29,7 @@ pub const CHANGE_TASK_COLUMN: usize = 2;
 /// Retention: a change goes once it is older than `$1` (Unix seconds) *and*
 /// not among its owner's latest `$2`.
 pub const PRUNE_CHANGES: &str = "DELETE FROM task_changes WHERE logged_at < $1 \
-     AND seq <= (SELECT change_seq FROM users WHERE users.id = task_changes.user_id) - $2";
+     AND seq <= (SELECT MAX(seq) FROM task_changes AS latest WHERE latest.user_id = task_changes.user_id) - $2";
 
 pub const ISSUE_TICKET: &str =
     "INSERT INTO stream_tickets (ticket_hash, user_id, expires_at, stream_until) VALUES ($1, $2, $3, $4)";

@@ -109,7 +109,7 @@ macro_rules! list_tasks {
         concat!(
             "SELECT ",
             task_columns!(),
-            ", COUNT(*) OVER () AS total, (SELECT change_seq FROM users WHERE id = $1) AS head FROM tasks \
+            ", COUNT(*) OVER () AS total, (SELECT MAX(seq) FROM task_changes WHERE user_id = $1) AS head FROM tasks \
              WHERE user_id = $1 AND ($2 IS NULL OR completed = $2) ORDER BY ",
             $order,
             " LIMIT $3 OFFSET $4"

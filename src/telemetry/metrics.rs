@@ -27,6 +27,7 @@ pub struct Metrics {
     streams_open: Gauge,
     events_sent: Family<Labels, Counter>,
     streams_refused: Family<Labels, Counter>,
+    session_lookups: Family<Labels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -47,6 +48,7 @@ impl Metrics {
         let (pool_size, pool_idle, pool_max) = (Family::default(), Family::default(), Family::default());
         let (streams_open, events_sent, streams_refused) =
             (Gauge::default(), Family::default(), Family::default());
+        let session_lookups = Family::<Labels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route template, method and status",
@@ -71,6 +73,11 @@ impl Metrics {
             "Change streams refused, by reason",
             streams_refused.clone(),
         );
+        registry.register(
+            "session_lookups",
+            "Better Auth session lookups, by result (session, unknown, unavailable)",
+            session_lookups.clone(),
+        );
         Self {
             registry,
             requests,
@@ -85,7 +92,12 @@ impl Metrics {
             streams_open,
             events_sent,
             streams_refused,
+            session_lookups,
         }
+    }
+
+    pub fn session_looked_up(&self, result: &'static str) {
+        self.session_lookups.get_or_create(&vec![("result", result.to_owned())]).inc();
     }
 
     pub fn stream_opened(&self) {

@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod direct;
 pub mod keys;
+pub mod node;
 pub mod pooler;
 pub mod process;
 pub mod sse;
@@ -140,6 +141,9 @@ pub fn settings(database_url: String) -> Settings {
         better_auth_secret: Some(SECRET.into()),
         jwt_leeway_seconds: 0,
         better_auth_url: None,
+        better_auth_sessions: false,
+        better_auth_session_ttl_seconds: 30,
+        better_auth_session_lookups: 16,
         jwks_url: None,
         jwks_file: None,
         jwt_issuer: None,
