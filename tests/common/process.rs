@@ -18,9 +18,17 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Waits until something accepts on `port`. A connect to a port nobody
+/// listens on can succeed by connecting to itself (Linux picks the same port
+/// as the source from the ephemeral range: TCP simultaneous open), so a
+/// connection whose two ends are the same port does not count.
 pub fn wait_until_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    let accepted = || {
+        TcpStream::connect(("127.0.0.1", port))
+            .is_ok_and(|s| s.local_addr().is_ok_and(|local| local.port() != port))
+    };
+    while !accepted() {
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
