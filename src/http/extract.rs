@@ -37,9 +37,6 @@ impl FromRequestParts<AppState> for Owner {
             return Err(ApiError::Forbidden);
         }
         tracing::Span::current().record("user_id", user.id.as_str());
-        if let Some(slot) = parts.extensions.get::<super::announce::WriterSlot>() {
-            let _ = slot.0.set(user.id.clone());
-        }
         Ok(Self(user))
     }
 }

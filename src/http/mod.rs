@@ -1,6 +1,5 @@
 //! The HTTP surface: routes, the layers around them, and the error type.
 
-mod announce;
 mod deadline;
 mod error;
 mod events;
@@ -69,17 +68,13 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 pub const METRICS_PATH: &str = "/metrics";
 
 /// The API routes and their OpenAPI document, from the same declarations.
-fn api(hub: Option<Arc<Hub>>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::patch, tasks::delete))
         .routes(routes!(tasks::toggle));
-    // Only the task routes above write tasks.
-    if let Some(hub) = hub {
-        api = api.route_layer(axum::middleware::from_fn_with_state(hub, announce::announce_changes));
-    }
     api.routes(routes!(events::changes))
         .routes(routes!(events::events))
         .routes(routes!(events::ticket))
@@ -89,7 +84,7 @@ fn api(hub: Option<Arc<Hub>>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The OpenAPI 3.1 document (`GET /openapi.json`, `todo-api openapi`), with
 /// the limits this server is configured with.
 pub fn openapi_document(limits: &Limits) -> utoipa::openapi::OpenApi {
-    let mut document = api(None).1;
+    let mut document = api().1;
     openapi::apply_limits(&mut document, limits);
     document
 }
@@ -97,7 +92,7 @@ pub fn openapi_document(limits: &Limits) -> utoipa::openapi::OpenApi {
 /// The routes, the docs, and the contract's 404 and 405 bodies; `/metrics`
 /// too unless it is served on its own address (`metrics_router`).
 pub fn router(state: AppState, serve_metrics: bool) -> Router {
-    let (mut api, mut document) = api(Some(Arc::clone(&state.hub)));
+    let (mut api, mut document) = api();
     openapi::apply_limits(&mut document, &state.limits);
     if serve_metrics {
         api = api.route(METRICS_PATH, get(observe::metrics_endpoint));

@@ -163,22 +163,39 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let new = NewTask::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
-    let writer = Writer { user_id: owner.id(), email: owner.0.email.as_deref() };
-    let max_tasks = state.limits.max_tasks_per_user;
-    let Some(key) = key else {
-        let task = state.store.create_task(writer, &new, max_tasks).await?;
-        return created(task.ok_or(ApiError::TaskLimit(max_tasks))?);
-    };
-    let store = &state.store;
-    idempotent::run(&state, owner.id(), &key, Guarded::Create, Some(&body), |claim| async move {
-        match store.create_task_claimed(writer, &new, max_tasks, claim).await? {
-            Gated::Done(Some(task)) => created(task),
-            Gated::Done(None) => Err(ApiError::TaskLimit(max_tasks)),
-            Gated::ClaimLost => Err(ApiError::IdempotencyKeyInFlight),
-        }
-    })
-    .await
+    let outcome = async {
+        let new = NewTask::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
+        let writer = Writer { user_id: owner.id(), email: owner.0.email.as_deref() };
+        let max_tasks = state.limits.max_tasks_per_user;
+        let Some(key) = key else {
+            let task = state.store.create_task(writer, &new, max_tasks).await?;
+            return created(task.ok_or(ApiError::TaskLimit(max_tasks))?);
+        };
+        let store = &state.store;
+        idempotent::run(&state, owner.id(), &key, Guarded::Create, Some(&body), |claim| async move {
+            match store.create_task_claimed(writer, &new, max_tasks, claim).await? {
+                Gated::Done(Some(task)) => created(task),
+                Gated::Done(None) => Err(ApiError::TaskLimit(max_tasks)),
+                Gated::ClaimLost => Err(ApiError::IdempotencyKeyInFlight),
+            }
+        })
+        .await
+    }
+    .await;
+    announced(&state, owner.id(), outcome)
+}
+
+/// This instance wrote one of `owner`'s tasks: their change streams look at
+/// the log (here, and through NOTIFY on other instances).
+fn announced(
+    state: &AppState,
+    owner: &str,
+    outcome: Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    if outcome.as_ref().is_ok_and(|response| response.status().is_success()) {
+        state.hub.changed(owner);
+    }
+    outcome
 }
 
 /// Flips the task, or sets it (`set`), under `claim` when the request has a key.
@@ -278,9 +295,13 @@ macro_rules! partial_update {
             task: TaskRef,
             JsonObject(body): JsonObject,
         ) -> Result<Response, ApiError> {
-            let patch = TaskPatch::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
-            let id = task.require()?;
-            written(state.store.update_task(owner.id(), id, &patch, &conditions.if_match).await?)
+            let outcome = async {
+                let patch = TaskPatch::from_json(&body, state.limits.fields).map_err(ApiError::Validation)?;
+                let id = task.require()?;
+                written(state.store.update_task(owner.id(), id, &patch, &conditions.if_match).await?)
+            }
+            .await;
+            announced(&state, owner.id(), outcome)
         }
     )*};
 }
@@ -318,15 +339,19 @@ pub async fn toggle(
     task: TaskRef,
     OptionalJsonObject(body): OptionalJsonObject,
 ) -> Result<Response, ApiError> {
-    let set = body.as_ref().map(parse_completion).transpose().map_err(ApiError::Validation)?.flatten();
-    let id = task.require()?;
     let (owner, if_match) = (owner.id(), &conditions.if_match);
-    let Some(key) = key else { return complete(&state, owner, id, if_match, set, None).await };
-    let guarded = Guarded::Complete(id);
-    idempotent::run(&state, owner, &key, guarded, body.as_ref(), |claim| {
-        complete(&state, owner, id, if_match, set, Some(claim))
-    })
-    .await
+    let outcome = async {
+        let set = body.as_ref().map(parse_completion).transpose().map_err(ApiError::Validation)?.flatten();
+        let id = task.require()?;
+        let Some(key) = key else { return complete(&state, owner, id, if_match, set, None).await };
+        let guarded = Guarded::Complete(id);
+        idempotent::run(&state, owner, &key, guarded, body.as_ref(), |claim| {
+            complete(&state, owner, id, if_match, set, Some(claim))
+        })
+        .await
+    }
+    .await;
+    announced(&state, owner, outcome)
 }
 
 #[utoipa::path(
@@ -347,7 +372,10 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = task.require()?;
     match state.store.delete_task(owner.id(), id, &conditions.if_match).await? {
-        Written::Done(()) => Ok(StatusCode::NO_CONTENT),
+        Written::Done(()) => {
+            state.hub.changed(owner.id());
+            Ok(StatusCode::NO_CONTENT)
+        }
         Written::Missing => Err(ApiError::TaskNotFound),
         Written::Changed(current) => Err(ApiError::PreconditionFailed(task_etag(current.revision))),
     }
