@@ -172,7 +172,7 @@ fn spawn_change_pruner(store: Store, age: Duration, keep: i64) -> tokio::task::J
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+            let now = crate::domain::Timestamp::unix_now();
             let older_than = now.saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
             match store.prune_changes(older_than, keep).await {
                 Ok(0) => {}

@@ -222,6 +222,18 @@ each_engine! {
         assert_eq!(expired.0, 401);
     }
 
+    async fn a_stream_ends_after_events_max_seconds_and_resumes(engine: Engine) {
+        let app = spawn_app_with(engine, |s| s.realtime.events_max_seconds = 1).await.unwrap();
+        let bearer = token("alice");
+        let mut stream = sse::open(&app, "alice", "?since=0", Some(&bearer), None).await.unwrap();
+        app.task("alice", "before the end").await;
+        assert_eq!(stream.event(SOON).await.seq(), 1);
+        assert!(stream.ends_within(Duration::from_secs(3)).await, "ended after EVENTS_MAX_SECONDS");
+        app.task("alice", "while closed").await;
+        let mut again = sse::open(&app, "alice", "", Some(&bearer), Some("1")).await.unwrap();
+        assert_eq!(again.event(SOON).await.seq(), 2, "reopened where it ended");
+    }
+
     async fn streams_are_limited_per_user_and_per_server(engine: Engine) {
         let app = spawn_app_with(engine, |s| {
             s.realtime.max_streams_per_user = 2;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::cluster::ThrowawayPostgres;
 use common::sse;
 use common::{Engine, TestApp, fresh_database, loud, spawn_app_on, spawn_app_on_fresh, token};
+use todo_api::store::Heard;
 
 const SOON: Duration = Duration::from_secs(5);
 
@@ -40,6 +41,34 @@ async fn a_write_through_one_instance_reaches_a_stream_on_another() {
     let b = spawn_app_on(url, Engine::Postgres, |_| {}).await;
     writes_reach(&a, &b, "alice").await;
     writes_reach(&b, &a, "bob").await;
+}
+
+/// The streams above would also get their events through the 1 s safety
+/// poll; this proves the NOTIFY path itself: a write through A is heard on a
+/// listener of B's store, carrying the owner's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_is_heard_through_notify_by_another_instances_listener() {
+    if !Engine::Postgres.enabled() {
+        return;
+    }
+    let (url, db) = fresh_database(Engine::Postgres).await.unwrap();
+    let a = spawn_app_on_fresh(url.clone(), db, Engine::Postgres).await;
+    let b = spawn_app_on(url, Engine::Postgres, |_| {}).await;
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let listener = b.store.listen(None, tx).unwrap().expect("a direct connection listens");
+    let first = tokio::time::timeout(SOON, heard.recv()).await.unwrap().unwrap();
+    assert_eq!(first, Heard::Listening);
+    let user = format!("notify-{}", rand::random::<u32>());
+    a.task(&user, "heard elsewhere").await;
+    let deadline = tokio::time::Instant::now() + SOON;
+    loop {
+        // Other tests on the same database notify too; wait for this owner.
+        let news = tokio::time::timeout_at(deadline, heard.recv()).await.expect("heard within 5 s").unwrap();
+        if matches!(&news, Heard::Changed(owners) if owners.contains(&user)) {
+            break;
+        }
+    }
+    listener.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,10 +99,15 @@ async fn random_session_tokens_reach_better_auth_bounded_and_once_each() {
     assert!(served.iter().all(|&s| s == 200), "the cached user was served throughout: {served:?}");
     let most = seen.most_in_flight.load(Ordering::SeqCst);
     assert!(most <= BOUND, "at most {BOUND} lookups at once, saw {most}");
-    let per_token = seen.per_token.lock().unwrap();
-    let repeated: Vec<_> = per_token.iter().filter(|(_, n)| **n > 1).collect();
+    let repeated: Vec<(String, usize)> = seen
+        .per_token
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(t, n)| (t.clone(), *n))
+        .collect();
     assert!(repeated.is_empty(), "each distinct token looked up at most once: {repeated:?}");
-    drop(per_token);
 
     // Concurrent requests with one new token share one lookup.
     let shared = "SharedNewSessionToken0123456789ab";

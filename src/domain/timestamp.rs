@@ -21,6 +21,11 @@ impl Timestamp {
         Self::from_datetime(OffsetDateTime::now_utc())
     }
 
+    /// Now, in whole Unix seconds (the change log's and tickets' clock).
+    pub fn unix_now() -> i64 {
+        OffsetDateTime::now_utc().unix_timestamp()
+    }
+
     /// Truncated to whole microseconds, in UTC.
     pub fn from_datetime(at: OffsetDateTime) -> Self {
         let at = at.to_offset(UtcOffset::UTC);

@@ -23,14 +23,14 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::extract::{Owner, query_unreadable};
+use super::extract::{Owner, path_user_is, query_unreadable};
 use super::openapi::{AuthResponses, ErrorBody, UserPath, ValidationErrorBody};
 use super::openapi_realtime::{
     ChangeFeed, ChangesParams, EventsParams, LastEventIdHeader, StreamEvent, TicketBody,
 };
 use super::{ApiError, AppState};
 use crate::auth::AuthError;
-use crate::domain::{Change, ChangesSince, FieldError, Location};
+use crate::domain::{Change, ChangesSince, FieldError, Location, Timestamp};
 use crate::realtime::Subscription;
 use crate::store::Store;
 use crate::store::changes::TicketRecord;
@@ -144,7 +144,7 @@ pub async fn ticket(State(state): State<AppState>, owner: Owner) -> Result<Respo
     let ttl = state.realtime.ticket_ttl.as_secs();
     let ticket = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let hash = ticket_hash(&ticket);
-    let now = unix_now();
+    let now = Timestamp::unix_now();
     let record = TicketRecord {
         hash: &hash,
         user_id: owner.id(),
@@ -158,10 +158,6 @@ pub async fn ticket(State(state): State<AppState>, owner: Owner) -> Result<Respo
 /// Only the digest is stored, so the table cannot be replayed from.
 fn ticket_hash(ticket: &str) -> String {
     super::tasks::hex(&Sha256::digest(ticket.as_bytes()))
-}
-
-fn unix_now() -> i64 {
-    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
 }
 
 /// Who opens a stream: the bearer token's owner, or, with no Authorization
@@ -196,15 +192,11 @@ impl FromRequestParts<AppState> for StreamOwner {
         if !well_formed {
             return Err(refuse());
         }
-        let now = unix_now();
+        let now = Timestamp::unix_now();
         let (user, valid_until) =
             state.store.redeem_ticket(&ticket_hash(&ticket), now).await?.ok_or_else(refuse)?;
-        let path_user = axum::extract::RawPathParams::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|params| params.iter().find(|(key, _)| *key == "user_id").map(|(_, v)| v.to_owned()));
         // Another user's ticket proves nothing here: 401, as a forged one.
-        if path_user.as_deref() != Some(user.as_str()) || valid_until < now {
+        if !path_user_is(parts, state, &user).await || valid_until < now {
             return Err(refuse());
         }
         tracing::Span::current().record("user_id", user.as_str());
@@ -253,10 +245,9 @@ pub async fn events(
         Some(since) => since,
         None => state.store.change_head(&owner.id).await?,
     };
-    let lifetime = state
-        .realtime
-        .max_stream
-        .min(Duration::from_secs(u64::try_from(owner.valid_until.saturating_sub(unix_now())).unwrap_or(0)));
+    let lifetime = state.realtime.max_stream.min(Duration::from_secs(
+        u64::try_from(owner.valid_until.saturating_sub(Timestamp::unix_now())).unwrap_or(0),
+    ));
     let watch = Watch {
         store: state.store.clone(),
         owner: owner.id,

@@ -29,16 +29,19 @@ impl FromRequestParts<AppState> for Owner {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let user = AuthUser::from_request_parts(parts, state).await?;
-        // A path that is not valid UTF-8 cannot equal a (string) subject.
-        let params =
-            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::Forbidden)?;
-        let path_user = params.iter().find(|(key, _)| *key == "user_id").map(|(_, value)| value);
-        if path_user != Some(user.id.as_str()) {
+        if !path_user_is(parts, state, &user.id).await {
             return Err(ApiError::Forbidden);
         }
         tracing::Span::current().record("user_id", user.id.as_str());
         Ok(Self(user))
     }
+}
+
+/// Whether the path's `{user_id}` is `id`. A path that is not valid UTF-8
+/// cannot equal a (string) subject.
+pub async fn path_user_is(parts: &mut Parts, state: &AppState, id: &str) -> bool {
+    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else { return false };
+    params.iter().any(|(key, value)| key == "user_id" && value == id)
 }
 
 /// A query string the decoder could not read at all (e.g. a repeated key).

@@ -7,6 +7,7 @@
 //! with no direct URL to listen on, the poll is all there is, so it runs often.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -15,7 +16,6 @@ use tokio::task::JoinHandle;
 use super::Hub;
 use crate::store::postgres::PAYLOAD_MAX;
 use crate::store::{Heard, PgConfig, Store, StoreError};
-use std::sync::Arc;
 
 /// How long changes gather before one NOTIFY carries them all.
 const COALESCE: Duration = Duration::from_millis(5);
