@@ -19,7 +19,7 @@ use todo_api::auth::{ClaimRules, Verifier};
 use todo_api::config::{Cli, Config};
 use todo_api::domain::{NewTask, Task, TaskPatch, Timestamp};
 use todo_api::http::extract::{JsonObject, Owner, TaskRef};
-use todo_api::http::{ApiError, AppState, X_TOTAL_COUNT, serve, with_layers};
+use todo_api::http::{ApiError, AppState, Drain, Stopping, X_TOTAL_COUNT, serve, with_layers};
 use todo_api::store::{PoolSettings, Store};
 
 fn task(owner: &Owner, id: i64) -> Task {
@@ -84,7 +84,16 @@ async fn main() {
         Verifier::new().with_hs256(secret.as_bytes(), ClaimRules { leeway: 30, ..Default::default() });
     let (hub, _) = todo_api::realtime::Hub::new(config.realtime.streams, false);
     let realtime = Arc::new(config.realtime.clone());
-    let state = AppState { store, verifier: Arc::new(verifier), limits: config.limits, hub, realtime };
+    // The ceiling has no rate limit (the server's is measured by bench/run.py).
+    let state = AppState {
+        store,
+        verifier: Arc::new(verifier),
+        limits: config.limits,
+        hub,
+        realtime,
+        user_limit: None,
+        drain: Drain::default(),
+    };
     let router = Router::new()
         .route("/api/{user_id}/tasks", get(list).post(create))
         .route("/api/{user_id}/tasks/{id}", get(one).put(update).patch(update))
@@ -92,5 +101,6 @@ async fn main() {
         .with_state(state);
     let service = with_layers(router, vec![HeaderValue::from_static("http://localhost:3000")]);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    serve(listener, service, config.limits, std::future::pending(), Duration::ZERO).await;
+    let stopping = Stopping { drain: Drain::default(), drain_for: Duration::ZERO, grace: Duration::ZERO };
+    serve(listener, service, config.limits, std::future::pending(), stopping).await;
 }

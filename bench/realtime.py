@@ -124,17 +124,14 @@ def fan_out(label, writer, holder, rows, duration):
 
 def write_cost(binaries, pg, work, duration, engines):
     results = []
-    env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL)}
+    env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL),
+           **run.LIMITS_NEVER_REFUSING}
     for rnd in range(2):
         order = list(binaries.items()) if rnd == 0 else list(reversed(binaries.items()))
         for build, binary in order:
             for engine in engines:
-                if engine == "postgres":
-                    url = run.fresh_pg_db(pg, "todo_bench_rt") + "?sslmode=disable"
-                    reset = run.reset_pg(url)
-                else:
-                    path = os.path.join(work, f"{build}-{rnd}.db")
-                    url, reset = f"sqlite:{path}", run.reset_sqlite(path)
+                url, reset = run.engine_database(engine, pg, work,
+                                                 "todo_bench_rt" if engine == "postgres" else f"{build}-{rnd}")
                 port = run.free_port()
                 server = run.Server(f"rt-{build}-{engine}", [binary, "serve"],
                                     {**env, "DATABASE_URL": url, "PORT": str(port)}, port, reset=reset)
@@ -169,6 +166,7 @@ def main():
         return
 
     env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL),
+           **run.LIMITS_NEVER_REFUSING,
            "MAX_STREAMS": "5000", "MAX_STREAMS_PER_USER": "16"}
     fans = []
     sqlite_path = os.path.join(work, "fan.db")

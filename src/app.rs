@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::auth::{JwksCache, JwksError, JwksSource, Verifier};
 use crate::config::{AuthConfig, Config};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Drain, Stopping};
+use crate::limit::{FailureLimit, KeyedLimit, Reason};
 use crate::realtime::{self, Hub};
 use crate::store::{Store, StoreError};
 
@@ -24,6 +25,10 @@ pub enum StartupError {
     Listen { addr: SocketAddr, source: std::io::Error },
 }
 
+/// Users whose request rate is tracked at once (the least active are
+/// forgotten first, and start again with a full bucket).
+const USERS_LIMITED: usize = 50_000;
+
 /// A server that is connected, migrated and bound, but not yet serving.
 pub struct App {
     state: AppState,
@@ -36,7 +41,14 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let store = Store::connect_migrated(&config.database, config.pool_settings()).await?;
-        let (verifier, background) = verifier(&config.auth).await?;
+        let (mut verifier, background) = verifier(&config.auth).await?;
+        let protection = &config.protection;
+        if let Some(rate) = protection.auth_failures {
+            verifier =
+                verifier.with_failure_limit(FailureLimit::new(rate, protection.trusted_proxies.clone()));
+        }
+        let user_limit =
+            protection.user_rate.map(|rate| Arc::new(KeyedLimit::new(Reason::User, rate, USERS_LIMITED)));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
@@ -61,6 +73,8 @@ impl App {
             limits: config.limits,
             hub,
             realtime: Arc::new(config.realtime.clone()),
+            user_limit,
+            drain: Drain::default(),
         };
         Ok(Self { state, config, listener, metrics_listener, background })
     }
@@ -91,11 +105,17 @@ impl App {
             log_format = ?config.log_format,
             shutdown_grace_secs = config.shutdown_grace.as_secs(),
             limits = ?config.limits,
+            protection = ?config.protection,
             statement_timeout_secs = config.database_statement_timeout.as_secs(),
             "todo-api listening"
         );
         let store = self.state.store.clone();
         let hub = Arc::clone(&self.state.hub);
+        let stopping = Stopping {
+            drain: self.state.drain.clone(),
+            drain_for: config.protection.drain,
+            grace: config.shutdown_grace,
+        };
         // Streams would hold their connections open through the whole grace
         // period: they end first (clients reconnect elsewhere and resume).
         let shutdown = async move {
@@ -111,7 +131,7 @@ impl App {
         }
         let service = http::service(self.state, config.cors_origins.clone(), config.metrics_addr.is_none());
         let grace = config.shutdown_grace;
-        if !http::serve(self.listener, service, config.limits, shutdown, grace).await {
+        if !http::serve(self.listener, service, config.limits, shutdown, stopping).await {
             tracing::warn!(
                 grace_secs = grace.as_secs(),
                 "requests still in flight after the grace period; stopping anyway"
@@ -206,5 +226,5 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown signal received; draining in-flight requests");
+    tracing::info!("shutdown signal received");
 }

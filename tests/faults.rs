@@ -7,13 +7,12 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cluster::ThrowawayPostgres;
-use common::process::{binary, free_port, signal, sigterm, wait_for_exit, wait_until_listening};
+use common::process::{free_port, serve_on, signal, sigterm, wait_for_exit};
 use common::{Engine, SECRET, fresh_database, loud, spawn_app_on, stored_task_ids, token};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -157,17 +156,10 @@ each_engine! {
     async fn sigterm_under_load_finishes_what_was_accepted_and_exits_zero(engine: Engine) {
         let (url, _db) = fresh_database(engine).await.unwrap();
         let port = free_port();
-        let mut child = binary(&[
-            ("BETTER_AUTH_SECRET", SECRET),
-            ("DATABASE_URL", &url),
-            ("PORT", &port.to_string()),
-            ("SHUTDOWN_GRACE_SECONDS", "10"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        wait_until_listening(port);
+        let mut child = serve_on(
+            port,
+            &[("BETTER_AUTH_SECRET", SECRET), ("DATABASE_URL", &url), ("SHUTDOWN_GRACE_SECONDS", "10")],
+        );
         let running = Arc::new(AtomicBool::new(true));
         let load: Vec<_> =
             (0..12).map(|i| tokio::spawn(create_until(port, format!("u{i}"), running.clone()))).collect();
@@ -270,16 +262,7 @@ async fn write_until_killed(port: u16, user: String) -> Ledger {
 async fn kill_9_while_writing_to_sqlite_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("crash.db").display());
-    let serve = |port: u16| {
-        let child =
-            binary(&[("BETTER_AUTH_SECRET", SECRET), ("DATABASE_URL", &url), ("PORT", &port.to_string())])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-        wait_until_listening(port);
-        child
-    };
+    let serve = |port: u16| serve_on(port, &[("BETTER_AUTH_SECRET", SECRET), ("DATABASE_URL", &url)]);
     let port = free_port();
     let mut child = serve(port);
     let users: Vec<String> = (0..8).map(|i| format!("writer{i}")).collect();

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::process::{binary, free_port, sigterm, wait_for_exit, wait_until_listening};
+use common::process::{binary, free_port, serve_on, sigterm, wait_for_exit, wait_until_listening};
 use common::{Engine, TestApp, spawn_app, spawn_app_with, token};
 use serde_json::{Value, json};
 
@@ -178,14 +178,7 @@ fn graceful_shutdown_completes_an_in_flight_request() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let database = format!("sqlite:{}", dir.path().join("stop.db").display());
-    let port_text = port.to_string();
-    let mut child =
-        binary(&[("BETTER_AUTH_SECRET", secret), ("DATABASE_URL", &database), ("PORT", &port_text)])
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-    wait_until_listening(port);
+    let mut child = serve_on(port, &[("BETTER_AUTH_SECRET", secret), ("DATABASE_URL", &database)]);
 
     let token = todo_api::auth::mint_hs256(secret.as_bytes(), "u", None, Duration::from_secs(60));
     let body = json!({"title": "finished after SIGTERM"}).to_string();

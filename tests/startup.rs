@@ -99,10 +99,14 @@ fn help_documents_every_setting_and_hides_secret_values() {
             (is_variable && flag.starts_with("--")).then_some((variable, flag))
         })
         .collect();
-    let settings = [include_str!("../src/config/mod.rs"), include_str!("../src/config/realtime.rs")]
-        .iter()
-        .map(|source| source.matches("env = \"").count())
-        .sum::<usize>();
+    let settings = [
+        include_str!("../src/config/mod.rs"),
+        include_str!("../src/config/realtime.rs"),
+        include_str!("../src/config/protection.rs"),
+    ]
+    .iter()
+    .map(|source| source.matches("env = \"").count())
+    .sum::<usize>();
     assert_eq!(rows.len(), settings, "the README's settings table lists every setting: {rows:?}");
     for (variable, flag) in rows {
         assert!(help.contains(&format!("[env: {variable}")), "{variable} missing from --help");

@@ -1,5 +1,7 @@
 use thiserror::Error;
 
+use crate::limit::Limited;
+
 /// Why a request is not authenticated. The messages are the response `detail`:
 /// each names the cause so it can be found in the README's troubleshooting
 /// table, and none repeats any part of the token or any key.
@@ -50,6 +52,10 @@ pub enum AuthError {
     /// is not cached. Answered 503, not 401, so nobody is signed out by an outage.
     #[error("Authentication keys are unavailable; try again shortly")]
     KeysUnavailable,
+    /// This client address failed to authenticate too often lately: refused
+    /// (429) before its token is looked at.
+    #[error("Too many failed authentications from this address; retry in {} s", .0.retry_after_secs())]
+    TooManyFailures(Limited),
 }
 
 impl AuthError {
@@ -76,6 +82,7 @@ impl AuthError {
             Self::SessionLookupsBusy => "session_lookups_busy",
             Self::SessionsUnavailable => "sessions_unavailable",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::TooManyFailures(_) => "too_many_failures",
         }
     }
 
@@ -83,5 +90,17 @@ impl AuthError {
     /// does the challenge carry `error="invalid_token"`).
     pub fn token_presented(&self) -> bool {
         !matches!(self, Self::MissingCredentials | Self::NotBearer)
+    }
+
+    /// Whether the failure says something about the client (a bad, missing or
+    /// expired token), as opposed to this server or its auth server.
+    pub fn is_clients_fault(&self) -> bool {
+        !matches!(
+            self,
+            Self::KeysUnavailable
+                | Self::SessionsUnavailable
+                | Self::SessionLookupsBusy
+                | Self::TooManyFailures(_)
+        )
     }
 }

@@ -19,6 +19,8 @@ mod token;
 
 use std::sync::Arc;
 
+use axum::http::HeaderMap;
+
 pub use bearer::{MAX_TOKEN_BYTES, bearer_token};
 pub use claims::ClaimRules;
 pub use error::AuthError;
@@ -27,6 +29,8 @@ pub use jwks::{FetchStatus, JwksCache, JwksError, JwksSource};
 pub use keys::Alg;
 use keys::VerifyingKey;
 pub use sessions::{Reachability, SessionLookup, SessionSettings};
+
+use crate::limit::{FailureLimit, PeerAddr};
 
 /// A caller whose token verified. `id` is the token's `sub`, an opaque string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,8 @@ pub struct Verifier {
     verified: quick_cache::sync::Cache<String, Verified>,
     /// Better Auth session tokens, when enabled: whatever is not a JWS.
     sessions: Option<SessionLookup>,
+    /// Failed authentications per client address, when limited.
+    failures: Option<FailureLimit>,
 }
 
 #[derive(Clone)]
@@ -70,6 +76,7 @@ impl Default for Verifier {
             jwks: None,
             verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS_CACHED),
             sessions: None,
+            failures: None,
         }
     }
 }
@@ -97,12 +104,66 @@ impl Verifier {
         self
     }
 
+    /// Refuse clients that fail to authenticate too often, before verifying.
+    pub fn with_failure_limit(mut self, failures: FailureLimit) -> Self {
+        self.failures = Some(failures);
+        self
+    }
+
+    pub fn failure_limit(&self) -> Option<&FailureLimit> {
+        self.failures.as_ref()
+    }
+
     pub fn sessions(&self) -> Option<&SessionLookup> {
         self.sessions.as_ref()
     }
 
     pub fn jwks(&self) -> Option<&Arc<JwksCache>> {
         self.jwks.as_ref().map(|(cache, _)| cache)
+    }
+
+    /// `verify`, behind the failure limit when there is one: a token already
+    /// verified (and still valid) passes at no cost, so a user behind a
+    /// limited address is not refused; anything else from a client that has
+    /// failed too often lately is refused before it is looked at, and each
+    /// failure the client caused counts against it.
+    pub async fn verify_from(
+        &self,
+        presented: Result<&str, AuthError>,
+        peer: Option<PeerAddr>,
+        headers: &HeaderMap,
+    ) -> Result<AuthUser, AuthError> {
+        let Some(failures) = &self.failures else { return self.verify(presented?).await };
+        if let Ok(token) = presented
+            && let Some(user) = self.already_verified(token, jsonwebtoken::get_current_timestamp())
+        {
+            return Ok(user);
+        }
+        let client = failures.client(peer, headers);
+        if let Some(limited) = failures.refusing(&client) {
+            return Err(AuthError::TooManyFailures(limited));
+        }
+        let verified = match presented {
+            Ok(token) => self.verify(token).await,
+            Err(missing) => Err(missing),
+        };
+        if let Err(error) = &verified
+            && error.is_clients_fault()
+        {
+            failures.failed(&client);
+        }
+        verified
+    }
+
+    fn already_verified(&self, token: &str, now: u64) -> Option<AuthUser> {
+        if let Some(sessions) = &self.sessions
+            && !sessions::looks_like_jws(token)
+        {
+            return sessions.cached_user(token, now);
+        }
+        let withdrawals = self.jwks().map_or(0, |cache| cache.withdrawals());
+        let hit = self.verified.get(token)?;
+        (hit.withdrawals == withdrawals && now <= hit.valid_until).then_some(hit.user)
     }
 
     /// Maps a bearer token to the user it proves, or says why it proves nothing.
@@ -147,6 +208,7 @@ impl Verifier {
 }
 
 fn check_signature(keys: &[&VerifyingKey], jws: &token::Jws<'_>) -> Result<(), AuthError> {
+    crate::telemetry::metrics().token_verified();
     if keys.iter().any(|key| key.verify(jws.signing_input, jws.signature)) {
         Ok(())
     } else {

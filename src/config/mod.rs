@@ -18,9 +18,11 @@ use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
 use crate::telemetry::LogFormat;
 
 mod auth;
+mod protection;
 mod realtime;
 use auth::auth_config;
 pub use auth::{AuthConfig, JwksConfig};
+pub use protection::{ProtectionConfig, ProtectionSettings};
 pub use realtime::{RealtimeConfig, RealtimeSettings};
 
 const ABOUT: &str = "Multi-user todo API for Next.js + Better Auth frontends";
@@ -234,6 +236,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub realtime: RealtimeSettings,
+
+    #[command(flatten)]
+    pub protection: ProtectionSettings,
 }
 
 /// Secrets go straight into a wrapper that cannot be printed, even by `{:?}`.
@@ -265,6 +270,8 @@ pub enum ConfigError {
     BadPooler(String),
     #[error("DATABASE_LISTEN_URL is not a valid PostgreSQL URL: {0}")]
     BadListenUrl(String),
+    #[error("TRUSTED_PROXIES entry {0:?} is not an IP address or a CIDR range like 10.0.0.0/8")]
+    BadProxy(String),
     #[error("LOG_LEVEL {0:?} is not a level (error, warn, info, debug, trace) or a tracing filter")]
     BadLogLevel(String),
 }
@@ -284,6 +291,7 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     pub shutdown_grace: Duration,
     pub realtime: RealtimeConfig,
+    pub protection: ProtectionConfig,
 }
 
 /// Bounds on what one client or user can make the server hold or do.
@@ -350,6 +358,7 @@ impl Config {
             metrics_addr: settings.metrics_addr,
             shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
             realtime: settings.realtime.check()?,
+            protection: settings.protection.check()?,
         })
     }
 

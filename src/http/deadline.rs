@@ -18,6 +18,15 @@ use super::ApiError;
 pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_elapsed) => ApiError::Timeout(limit).into_response(),
+        Err(_elapsed) => {
+            let mut response = ApiError::Timeout(limit).into_response();
+            response.extensions_mut().insert(TimedOut);
+            response
+        }
     }
 }
+
+/// On a response to a request cut off by the deadline: a body that did not
+/// come in time is not waited for any longer (see `linger`).
+#[derive(Debug, Clone, Copy)]
+pub struct TimedOut;

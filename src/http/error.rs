@@ -5,14 +5,19 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::header::{ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::domain::{FieldError, Location};
+use crate::limit::{Limited, Reason};
 use crate::realtime::Refused;
 use crate::store::StoreError;
+
+/// The IETF httpapi rate-limit fields (draft-ietf-httpapi-ratelimit-headers).
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -66,11 +71,17 @@ pub enum ApiError {
     ChangesGone,
     #[error("{}", refused_detail(.0))]
     StreamRefused(Refused),
+    /// A rate limit refused the request before any work was done.
+    #[error("{}", limited_detail(.0))]
+    RateLimited(Limited),
     #[error("Task limit reached: a user can have at most {0} tasks; delete some to create more")]
     TaskLimit(u32),
     /// The request ran past `REQUEST_TIMEOUT_SECONDS` and was cancelled.
     #[error("Request took longer than {} s and was cancelled; try again shortly", .0.as_secs())]
     Timeout(Duration),
+    /// SIGTERM came: `/ready` says so, so balancers send elsewhere.
+    #[error("This server is shutting down; send requests to another instance")]
+    Draining,
     /// The database is down or saturated; the cause is logged, not sent.
     #[error("Database unavailable, try again shortly")]
     Unavailable(#[source] StoreError),
@@ -84,6 +95,7 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::KeysUnavailable | AuthError::SessionsUnavailable => Self::AuthUnavailable(error),
             AuthError::SessionLookupsBusy => Self::AuthBusy(error),
+            AuthError::TooManyFailures(limited) => Self::RateLimited(limited),
             cause => Self::Unauthorized(cause),
         }
     }
@@ -119,8 +131,8 @@ impl ApiError {
             Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::AuthBusy(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::AuthUnavailable(_) | Self::Timeout(_) => {
+            Self::AuthBusy(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) | Self::AuthUnavailable(_) | Self::Timeout(_) | Self::Draining => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::ChangesGone => StatusCode::GONE,
@@ -164,6 +176,18 @@ impl IntoResponse for ApiError {
                     tracing::warn!(error = %cause, "database unavailable");
                 }
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::RateLimited(limited) => {
+                let fields = [
+                    (RETRY_AFTER, limited.retry_after_secs().to_string()),
+                    (RATELIMIT_POLICY, limited.policy_field()),
+                    (RATELIMIT, limited.limit_field()),
+                ];
+                for (name, value) in fields {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
             }
             Self::IdempotencyKeyInFlight => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -209,6 +233,20 @@ fn refused_detail(reason: &Refused) -> String {
             format!("This server has its most change streams open ({most}); try again shortly")
         }
         Refused::ShuttingDown => "This server is shutting down; reconnect to resume the stream".to_owned(),
+    }
+}
+
+fn limited_detail(limited: &Limited) -> String {
+    let retry = limited.retry_after_secs();
+    match limited.reason {
+        Reason::User => format!(
+            "Too many requests for this user (at most {} at once, then one every {} ms); retry in {retry} s",
+            limited.rate.burst,
+            limited.rate.refill.as_millis()
+        ),
+        Reason::AuthFailures => {
+            format!("Too many failed authentications from this address; retry in {retry} s")
+        }
     }
 }
 

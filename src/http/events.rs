@@ -182,8 +182,19 @@ impl FromRequestParts<AppState> for StreamOwner {
             let valid_until = i64::try_from(owner.0.valid_until).unwrap_or(i64::MAX);
             return Ok(Self { id: owner.0.id, valid_until });
         };
+        // Tickets are looked up in the database: behind the failure limit too.
+        let failures = state.verifier.failure_limit();
+        let client = failures.map(|limit| limit.client(parts.extensions.get().copied(), &parts.headers));
+        if let Some(limited) =
+            failures.zip(client.as_ref()).and_then(|(limit, client)| limit.refusing(client))
+        {
+            return Err(ApiError::RateLimited(limited));
+        }
         let refuse = || {
             crate::telemetry::metrics().auth_failed(AuthError::BadTicket.code());
+            if let Some((limit, client)) = failures.zip(client.as_ref()) {
+                limit.failed(client);
+            }
             ApiError::Unauthorized(AuthError::BadTicket)
         };
         // 32 random bytes in unpadded base64url; anything else was never issued.

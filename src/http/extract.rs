@@ -14,7 +14,8 @@ use super::{ApiError, AppState};
 use crate::auth::AuthUser;
 use crate::domain::{FieldError, IfMatch, TaskId, none_match_hits};
 
-/// The authenticated caller, proven to own the `{user_id}` in the path.
+/// The authenticated caller, proven to own the `{user_id}` in the path, and
+/// within the user's rate limit (one request counted).
 #[derive(Debug)]
 pub struct Owner(pub AuthUser);
 
@@ -33,6 +34,9 @@ impl FromRequestParts<AppState> for Owner {
             return Err(ApiError::Forbidden);
         }
         tracing::Span::current().record("user_id", user.id.as_str());
+        if let Some(limit) = &state.user_limit {
+            limit.check(&user.id).map_err(ApiError::RateLimited)?;
+        }
         Ok(Self(user))
     }
 }

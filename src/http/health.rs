@@ -16,7 +16,7 @@ pub async fn health() -> Json<Value> {
 }
 
 /// Readiness: the database answers and, with a JWKS, keys have been loaded
-/// (503 with the standard error body if not). Keys that could not be refreshed
+/// (503 with the standard error body if not, and from SIGTERM on). Keys that could not be refreshed
 /// lately still verify tokens, so they are reported as `stale`, not unready.
 /// With session tokens on, missing keys are not fatal (a Better Auth without
 /// the jwt plugin has none), and the session endpoint is reported as the last
@@ -25,10 +25,13 @@ pub async fn health() -> Json<Value> {
     responses(
         (status = 200, description = "Ready", body = Object,
          example = json!({"status": "ready", "database": "ok", "jwks": "ok", "sessions": "not configured"})),
-        (status = 503, description = "Database or auth keys unavailable", body = ErrorBody,
+        (status = 503, description = "Database or auth keys unavailable, or the server is draining", body = ErrorBody,
          headers(("Retry-After" = String, description = "Seconds to wait"))),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if state.drain.started() {
+        return Err(ApiError::Draining);
+    }
     state.store.ping().await.map_err(ApiError::Unavailable)?;
     let sessions = state.verifier.sessions().map(|sessions| sessions.reachability());
     let jwks = match state.verifier.jwks().map(|cache| cache.status()) {

@@ -1,11 +1,13 @@
 //! The HTTP surface: routes, the layers around them, and the error type.
 
 mod deadline;
+mod drain;
 mod error;
 mod events;
 pub mod extract;
 mod health;
 mod idempotent;
+mod linger;
 mod observe;
 pub mod openapi;
 mod openapi_realtime;
@@ -34,7 +36,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use error::ApiError;
+pub use drain::{Drain, Stopping};
+pub use error::{ApiError, RATELIMIT, RATELIMIT_POLICY};
 pub use events::LAST_EVENT_ID;
 pub use idempotent::IDEMPOTENCY_KEY;
 pub use observe::X_REQUEST_ID;
@@ -43,6 +46,7 @@ pub use tasks::{X_CHANGE_SEQ, X_TOTAL_COUNT};
 
 use crate::auth::Verifier;
 use crate::config::{Limits, RealtimeConfig};
+use crate::limit::KeyedLimit;
 use crate::realtime::Hub;
 use crate::store::Store;
 
@@ -54,6 +58,9 @@ pub struct AppState {
     pub limits: Limits,
     pub hub: Arc<Hub>,
     pub realtime: Arc<RealtimeConfig>,
+    /// Each user's request rate (`RATE_LIMIT_*`), when limited.
+    pub user_limit: Option<Arc<KeyedLimit<String>>>,
+    pub drain: Drain,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -103,6 +110,7 @@ pub fn router(state: AppState, serve_metrics: bool) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, deadline::deadline))
+        .layer(axum::middleware::from_fn(linger::linger))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }

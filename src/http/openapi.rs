@@ -249,6 +249,14 @@ pub enum AuthResponses {
     /// Method not allowed on this path.
     #[response(status = 405, headers(("Allow" = String, description = "The methods this path supports")))]
     MethodNotAllowed(ErrorBody),
+    /// Rate limited, before any work: this user's requests (`RATE_LIMIT_*`), or this
+    /// client address's failed authentications (`AUTH_FAILURES_*`).
+    #[response(status = 429, headers(
+        ("Retry-After" = String, description = "Seconds until a request may go"),
+        ("RateLimit-Policy" = String, description = "IETF httpapi: `\"user\";q=100;w=5` (burst, seconds to refill)"),
+        ("RateLimit" = String, description = "IETF httpapi: `\"user\";r=0;t=1` (none remaining, seconds to wait)"),
+    ))]
+    TooManyRequests(ErrorBody),
     /// The database, or the auth server's keys for this token, are unavailable.
     #[response(status = 503, headers(("Retry-After" = String, description = "Seconds to wait")))]
     Unavailable(ErrorBody),

@@ -6,11 +6,14 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::http::header::CONNECTION;
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -20,18 +23,21 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::drain::Stopping;
 use crate::config::Limits;
+use crate::limit::PeerAddr;
 use crate::telemetry::metrics;
 
-/// Serves `service` on `listener` until `shutdown` completes, then stops
-/// accepting and waits up to `grace` for open requests to finish. Returns
-/// whether they all did. Uses `limits.max_connections` and `limits.header_timeout`.
+/// Serves `service` on `listener` until `shutdown` completes, then drains
+/// (see `drain`), stops accepting and waits up to the grace period for open
+/// requests to finish. Returns whether they all did. Uses
+/// `limits.max_connections` and `limits.header_timeout`.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    stopping: Stopping,
 ) -> bool
 where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -42,16 +48,40 @@ where
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
+    let drained = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(drained);
     loop {
         let accepted = tokio::select! {
             biased;
-            () = &mut shutdown => break,
+            () = &mut shutdown, if !stopping.drain.started() => {
+                stopping.drain.start();
+                tracing::info!(
+                    drain_secs = stopping.drain_for.as_secs(),
+                    "draining: /ready answers 503, still serving with Connection: close"
+                );
+                drained.as_mut().reset(tokio::time::Instant::now() + stopping.drain_for);
+                continue;
+            }
+            () = &mut drained => break,
             accepted = accept(&listener, &slots) => accepted,
         };
-        let Some((stream, slot)) = accepted else { continue };
+        let Some((stream, peer, slot)) = accepted else { continue };
         // Responses are small and complete: send them now, not after Nagle's delay.
         let _ = stream.set_nodelay(true);
-        let service = service.clone().map_request(|request: Request<Incoming>| request.map(Body::new));
+        let drain = stopping.drain.clone();
+        let service = service
+            .clone()
+            .map_request(move |request: Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(PeerAddr(peer));
+                request
+            })
+            .map_response(move |mut response: Response| {
+                if drain.started() {
+                    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                response
+            });
         let connection =
             graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
         metrics().connection_opened();
@@ -64,7 +94,7 @@ where
         });
     }
     drop(listener);
-    tokio::time::timeout(grace, graceful.shutdown()).await.is_ok()
+    tokio::time::timeout(stopping.grace, graceful.shutdown()).await.is_ok()
 }
 
 /// Waits for a free slot, then for a connection. `None` after an accept error,
@@ -73,10 +103,10 @@ where
 async fn accept(
     listener: &TcpListener,
     slots: &Arc<Semaphore>,
-) -> Option<(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit)> {
+) -> Option<(tokio::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit)> {
     let slot = Arc::clone(slots).acquire_owned().await.expect("the semaphore is never closed");
     match listener.accept().await {
-        Ok((stream, _peer)) => Some((stream, slot)),
+        Ok((stream, peer)) => Some((stream, peer, slot)),
         Err(error) => {
             let per_connection = matches!(
                 error.kind(),

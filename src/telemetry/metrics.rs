@@ -28,6 +28,8 @@ pub struct Metrics {
     events_sent: Family<Labels, Counter>,
     streams_refused: Family<Labels, Counter>,
     session_lookups: Family<Labels, Counter>,
+    limited: Family<Labels, Counter>,
+    verifications: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -49,6 +51,7 @@ impl Metrics {
         let (streams_open, events_sent, streams_refused) =
             (Gauge::default(), Family::default(), Family::default());
         let session_lookups = Family::<Labels, Counter>::default();
+        let (limited, verifications) = (Family::<Labels, Counter>::default(), Counter::default());
         registry.register(
             "http_requests",
             "HTTP requests by route template, method and status",
@@ -78,6 +81,16 @@ impl Metrics {
             "Better Auth session lookups, by result (session, unknown, unavailable)",
             session_lookups.clone(),
         );
+        registry.register(
+            "requests_limited",
+            "Requests refused with 429 by a rate limit, by reason (user_rate, auth_failures)",
+            limited.clone(),
+        );
+        registry.register(
+            "token_verifications",
+            "Token signatures checked (tokens not already verified and cached)",
+            verifications.clone(),
+        );
         Self {
             registry,
             requests,
@@ -93,11 +106,21 @@ impl Metrics {
             events_sent,
             streams_refused,
             session_lookups,
+            limited,
+            verifications,
         }
     }
 
     pub fn session_looked_up(&self, result: &'static str) {
         self.session_lookups.get_or_create(&vec![("result", result.to_owned())]).inc();
+    }
+
+    pub fn limited(&self, reason: &'static str) {
+        self.limited.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+    }
+
+    pub fn token_verified(&self) {
+        self.verifications.inc();
     }
 
     pub fn stream_opened(&self) {

@@ -165,6 +165,15 @@ pub fn settings(database_url: String) -> Settings {
             events_max_seconds: 3600,
             database_listen_url: None,
         },
+        // Off unless a test is about them: many tests send bursts no frontend would.
+        protection: todo_api::config::ProtectionSettings {
+            rate_limit_per_second: 0,
+            rate_limit_burst: 100,
+            auth_failures_per_minute: 0,
+            auth_failures_burst: 20,
+            trusted_proxies: String::new(),
+            drain_seconds: 0,
+        },
     }
 }
 

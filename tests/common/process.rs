@@ -1,17 +1,37 @@
 //! The real binary as a child process, for tests about signals and crashes.
 
 use std::net::TcpStream;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// `todo-api` with exactly `env` (and PATH): nothing leaks in from the test's environment.
+/// `todo-api` with exactly `env` (and PATH): nothing leaks in from the test's
+/// environment. Rate limits and the drain are off unless `env` sets them: the
+/// load these tests make is no frontend's, and most stop the server at once.
 pub fn binary(env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_todo-api"));
     command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, off) in
+        [("RATE_LIMIT_PER_SECOND", "0"), ("AUTH_FAILURES_PER_MINUTE", "0"), ("DRAIN_SECONDS", "0")]
+    {
+        command.env(key, off);
+    }
     for (key, value) in env {
         command.env(key, value);
     }
     command
+}
+
+/// The server on `port` with `env` (its output discarded), once it accepts.
+pub fn serve_on(port: u16, env: &[(&str, &str)]) -> Child {
+    let port_text = port.to_string();
+    let child = binary(env)
+        .env("PORT", &port_text)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the todo-api binary starts");
+    wait_until_listening(port);
+    child
 }
 
 pub fn free_port() -> u16 {
