@@ -2,7 +2,7 @@
 """Abuse resistance, measured: what the per-user rate limiter costs, and what a
 flood of forged tokens costs everyone else.
 
-    python3 bench/abuse.py                  # about 6 minutes; prints JSON lines and a Markdown table
+    python3 bench/abuse.py                  # about 12 minutes; prints JSON lines and Markdown tables
     python3 bench/abuse.py --duration 4     # shorter points
 
 1. Limiter cost: `get` and `mixed` at 64 connections (50 users, bench/run.py's seed) with
@@ -17,7 +17,7 @@ flood of forged tokens costs everyone else.
 Needs: wrk, openssl, a release build (cargo build --release), and for --engines postgres a
 PostgreSQL at --pg (trust auth).
 """
-import argparse, base64, json, os, random, re, subprocess, tempfile, threading, time, urllib.request
+import argparse, base64, json, os, random, re, statistics, subprocess, tempfile, threading, time, urllib.request
 
 import run
 
@@ -106,6 +106,7 @@ def main():
     ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"))
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--engines", default="sqlite,postgres")
+    ap.add_argument("--rounds", type=int, default=2, help="off/on/on/off sequences per engine (the machine is noisy)")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
     binary = os.path.join(target, "release", "todo-api")
@@ -114,7 +115,7 @@ def main():
     limiter = {"off": {"RATE_LIMIT_PER_SECOND": "0"}, "on": run.LIMITS_NEVER_REFUSING}
     costs = []
     for engine in a.engines.split(","):
-        for rnd, build in enumerate(["off", "on", "on", "off"]):
+        for rnd, build in enumerate(["off", "on", "on", "off"] * a.rounds):
             server = start(binary, f"abuse-{engine}-{rnd}", {**base_env, **limiter[build]}, engine, a.pg, work)
             try:
                 rows = run.seed(server.base)
@@ -132,7 +133,7 @@ def main():
         env = {**base_env, **run.LIMITS_NEVER_REFUSING, "JWKS_FILE": jwks}
         if failure_limit == "off":
             env["AUTH_FAILURES_PER_MINUTE"] = "0"
-        server = start(binary, "abuse-flood", env, "sqlite", a.pg, work)
+        server = start(binary, f"abuse-flood-{len(floods)}", env, "sqlite", a.pg, work)
         try:
             rows = run.seed(server.base)
             for kind, tokens in [("no token", [""]), ("forged EdDSA", forged)]:
@@ -148,15 +149,15 @@ def main():
 
 
 def report(costs, floods):
-    print("\n| engine | scenario | limiter off (req/s) | limiter on (req/s) | cost |")
+    print("\n| engine | scenario | limiter off (req/s) | limiter on (req/s) | cost (medians) |")
     print("|---|---|---|---|---|")
     for engine in sorted({c["engine"] for c in costs}):
         for scenario in ["get", "mixed"]:
             pick = lambda b: [c["rps"] for c in costs if (c["engine"], c["scenario"], c["limiter"]) == (engine, scenario, b)]
             off, on = pick("off"), pick("on")
-            mo, mn = sum(off) / len(off), sum(on) / len(on)
-            print(f"| {engine} | {scenario} | {' / '.join(f'{x:,.0f}' for x in off)} (mean {mo:,.0f}) | "
-                  f"{' / '.join(f'{x:,.0f}' for x in on)} (mean {mn:,.0f}) | {(mn / mo - 1) * 100:+.1f}% |")
+            mo, mn = statistics.median(off), statistics.median(on)
+            print(f"| {engine} | {scenario} | {' / '.join(f'{x:,.0f}' for x in off)} (median {mo:,.0f}) | "
+                  f"{' / '.join(f'{x:,.0f}' for x in on)} (median {mn:,.0f}) | {(mn / mo - 1) * 100:+.1f}% |")
     print("\n| failure limit | flood (64 conns) | flood req/s | signature checks | legitimate get req/s | p99 ms |")
     print("|---|---|---|---|---|---|")
     for f in floods:
