@@ -73,6 +73,21 @@ def svg_chart(report, path):
         f.write("\n".join(parts) + "\n")
 
 
+# The sections other bench scripts' runs measured (safe writes, realtime, abuse) are
+# written by hand below this line; a new run.py report keeps them as they are.
+KEPT = "<!-- Sections below: measured by the other bench scripts; bench/run.py keeps them. -->"
+
+
+def kept_sections(out):
+    try:
+        with open(out) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return ""
+    at = text.find(KEPT)
+    return "" if at < 0 else "\n" + text[at:]
+
+
 def write(report, out):
     results, conns, h, p = report["results"], report["connections"], report["h"], report["p"]
     lines = ["# Benchmarks", "",
@@ -153,7 +168,7 @@ def write(report, out):
 
     lines += ["", "## Targets", ""] + targets(report) + [""]
     with open(out, "w") as f:
-        f.write("\n".join(lines))
+        f.write("\n".join(lines) + kept_sections(out))
     svg_chart(report, os.path.join(os.path.dirname(out), "benchmarks.svg"))
 
 
