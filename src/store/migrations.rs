@@ -22,6 +22,7 @@ const SQLITE: &[Source] = &[
         "V6__configurable_field_limits",
         include_str!("../../migrations/sqlite/0006_configurable_field_limits.sql"),
     ),
+    ("V7__change_log_by_row", include_str!("../../migrations/sqlite/0007_change_log_by_row.sql")),
 ];
 
 const POSTGRES: &[Source] = &[
