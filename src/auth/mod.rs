@@ -134,18 +134,19 @@ impl Verifier {
         headers: &HeaderMap,
     ) -> Result<AuthUser, AuthError> {
         let Some(failures) = &self.failures else { return self.verify(presented?).await };
-        if let Ok(token) = presented
-            && let Some(user) = self.already_verified(token, jsonwebtoken::get_current_timestamp())
-        {
+        let now = jsonwebtoken::get_current_timestamp();
+        let cached = presented.as_ref().ok().and_then(|token| self.cached(token, now));
+        if let Some(Ok(user)) = cached {
             return Ok(user);
         }
         let client = failures.client(peer, headers);
         if let Some(limited) = failures.refusing(&client) {
             return Err(AuthError::TooManyFailures(limited));
         }
-        let verified = match presented {
-            Ok(token) => self.verify(token).await,
-            Err(missing) => Err(missing),
+        let verified = match (cached, presented) {
+            (Some(known), _) => known,
+            (None, Ok(token)) => self.verify(token).await,
+            (None, Err(missing)) => Err(missing),
         };
         if let Err(error) = &verified
             && error.is_clients_fault()
@@ -155,15 +156,31 @@ impl Verifier {
         verified
     }
 
-    fn already_verified(&self, token: &str, now: u64) -> Option<AuthUser> {
+    /// What the caches already know of `token`, at no cost: its user while a
+    /// verified JWT (or session) is still valid, `Expired` once a verified JWT
+    /// has expired (then forgotten); `None` for a token to verify.
+    fn cached(&self, token: &str, now: u64) -> Option<Result<AuthUser, AuthError>> {
         if let Some(sessions) = &self.sessions
             && !sessions::looks_like_jws(token)
         {
-            return sessions.cached_user(token, now);
+            return sessions.cached_user(token, now).map(Ok);
         }
-        let withdrawals = self.jwks().map_or(0, |cache| cache.withdrawals());
-        let hit = self.verified.get(token)?;
-        (hit.withdrawals == withdrawals && now <= hit.valid_until).then_some(hit.user)
+        self.cached_jwt(token, now, self.withdrawals())
+    }
+
+    fn cached_jwt(&self, token: &str, now: u64, withdrawals: u64) -> Option<Result<AuthUser, AuthError>> {
+        let hit = self.verified.get(token).filter(|hit| hit.withdrawals == withdrawals)?;
+        if now <= hit.valid_until {
+            return Some(Ok(hit.user));
+        }
+        self.verified.remove(token);
+        Some(Err(AuthError::Expired))
+    }
+
+    /// How many times JWKS keys were withdrawn: a verification cached before
+    /// a withdrawal no longer counts.
+    fn withdrawals(&self) -> u64 {
+        self.jwks().map_or(0, |cache| cache.withdrawals())
     }
 
     /// Maps a bearer token to the user it proves, or says why it proves nothing.
@@ -175,13 +192,9 @@ impl Verifier {
         {
             return sessions.verify(token, now).await;
         }
-        let withdrawals = self.jwks().map_or(0, |cache| cache.withdrawals());
-        if let Some(hit) = self.verified.get(token).filter(|hit| hit.withdrawals == withdrawals) {
-            if now <= hit.valid_until {
-                return Ok(hit.user);
-            }
-            self.verified.remove(token);
-            return Err(AuthError::Expired);
+        let withdrawals = self.withdrawals();
+        if let Some(known) = self.cached_jwt(token, now, withdrawals) {
+            return known;
         }
         let (user, valid_until) = self.verify_uncached(token, now).await?;
         self.verified.insert(token.to_owned(), Verified { user: user.clone(), valid_until, withdrawals });
