@@ -6,27 +6,21 @@
 //! Cancelling drops the handler's future: an open SQLite transaction rolls
 //! back, and a PostgreSQL statement already sent either commits or is stopped
 //! by `statement_timeout` (shorter by default), so nothing is half-written.
+//!
+//! It runs inside `linger`'s middleware rather than as a layer of its own:
+//! each `from_fn` layer boxes the future of everything below it, per request.
 
+use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 
-pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_elapsed) => {
-            let mut response = ApiError::Timeout(limit).into_response();
-            response.extensions_mut().insert(TimedOut);
-            response
-        }
+/// `answer`, or the 503 once `limit` has passed; and whether it had.
+pub async fn within(limit: Duration, answer: impl Future<Output = Response>) -> (Response, bool) {
+    match tokio::time::timeout(limit, answer).await {
+        Ok(response) => (response, false),
+        Err(_elapsed) => (ApiError::Timeout(limit).into_response(), true),
     }
 }
-
-/// On a response to a request cut off by the deadline: a body that did not
-/// come in time is not waited for any longer (see `linger`).
-#[derive(Debug, Clone, Copy)]
-pub struct TimedOut;

@@ -18,28 +18,30 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
-use super::deadline::TimedOut;
+use super::deadline;
 
 /// At most this much of an unread body is read to be discarded.
 pub const LINGER_BYTES: usize = 1024 * 1024;
 /// For at most this long.
 pub const LINGER_TIME: Duration = Duration::from_secs(5);
 
-pub async fn linger(request: Request, next: Next) -> Response {
+/// The request within its deadline (`REQUEST_TIMEOUT_SECONDS`, see `deadline`),
+/// then whatever it left of its body discarded.
+pub async fn linger(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     if request.body().is_end_stream() {
-        return next.run(request).await;
+        return deadline::within(limit, next.run(request)).await.0;
     }
     let (parts, body) = request.into_parts();
     let slot = Slot(Arc::new(Mutex::new(Some(body))));
-    let response = next.run(Request::from_parts(parts, Body::new(slot.clone()))).await;
+    let request = Request::from_parts(parts, Body::new(slot.clone()));
+    let (response, timed_out) = deadline::within(limit, next.run(request)).await;
     let unread = slot.0.lock().expect("body slot").take().filter(|body| !body.is_end_stream());
-    let timed_out = response.extensions().get::<TimedOut>().is_some();
     if let Some(unread) = unread
         && !timed_out
     {

@@ -109,8 +109,7 @@ pub fn router(state: AppState, serve_metrics: bool) -> Router {
         // axum still adds the `Allow` header to this response.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, deadline::deadline))
-        .layer(axum::middleware::from_fn(linger::linger))
+        .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, linger::linger))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }
