@@ -167,8 +167,9 @@ def write(report, out):
                   f"p99 {s['p99_ms']:.2f} ms, {s['errors']} errors, peak RSS {s['peak_rss_mib']} MiB."]
 
     lines += ["", "## Targets", ""] + targets(report) + [""]
+    kept = kept_sections(out)  # before opening for writing empties the file
     with open(out, "w") as f:
-        f.write("\n".join(lines) + kept_sections(out))
+        f.write("\n".join(lines) + kept)
     svg_chart(report, os.path.join(os.path.dirname(out), "benchmarks.svg"))
 
 
