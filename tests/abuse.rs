@@ -189,3 +189,24 @@ async fn behind_trusted_proxies_the_forwarded_client_is_limited() {
     }
     assert_eq!(claimed[7], 429, "{claimed:?}");
 }
+
+/// Stream tickets are looked up in the database: guessing them counts as
+/// failing to authenticate, and a guessing address is refused like a forger.
+#[tokio::test]
+async fn guessed_stream_tickets_count_as_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("tickets.db").display());
+    let server = Server::start(&url, &[]);
+    let (guesser, neighbour) = (from("127.0.0.2"), from("127.0.0.3"));
+    let events = |n: usize| server.url(&format!("/api/alice/events?ticket={}{n:05}", "A".repeat(38)));
+    let mut seen = Vec::new();
+    for n in 0..8 {
+        seen.push(guesser.get(events(n)).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(seen, [401, 401, 401, 401, 401, 429, 429, 429], "the burst of 5, then refusals");
+    assert_eq!(
+        neighbour.get(events(9)).send().await.unwrap().status(),
+        401,
+        "another address is not limited"
+    );
+}

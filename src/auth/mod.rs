@@ -139,10 +139,7 @@ impl Verifier {
         if let Some(Ok(user)) = cached {
             return Ok(user);
         }
-        let client = failures.client(peer, headers);
-        if let Some(limited) = failures.refusing(&client) {
-            return Err(AuthError::TooManyFailures(limited));
-        }
+        let attempt = failures.attempt(peer, headers).map_err(AuthError::TooManyFailures)?;
         let verified = match (cached, presented) {
             (Some(known), _) => known,
             (None, Ok(token)) => self.verify(token).await,
@@ -151,7 +148,7 @@ impl Verifier {
         if let Err(error) = &verified
             && error.is_clients_fault()
         {
-            failures.failed(&client);
+            attempt.failed();
         }
         verified
     }

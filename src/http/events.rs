@@ -183,17 +183,16 @@ impl FromRequestParts<AppState> for StreamOwner {
             return Ok(Self { id: owner.0.id, valid_until });
         };
         // Tickets are looked up in the database: behind the failure limit too.
-        let failures = state.verifier.failure_limit();
-        let client = failures.map(|limit| limit.client(parts.extensions.get().copied(), &parts.headers));
-        if let Some(limited) =
-            failures.zip(client.as_ref()).and_then(|(limit, client)| limit.refusing(client))
-        {
-            return Err(ApiError::RateLimited(limited));
-        }
+        let attempt = state
+            .verifier
+            .failure_limit()
+            .map(|limit| limit.attempt(parts.extensions.get().copied(), &parts.headers))
+            .transpose()
+            .map_err(ApiError::RateLimited)?;
         let refuse = || {
             crate::telemetry::metrics().auth_failed(AuthError::BadTicket.code());
-            if let Some((limit, client)) = failures.zip(client.as_ref()) {
-                limit.failed(client);
+            if let Some(attempt) = &attempt {
+                attempt.failed();
             }
             ApiError::Unauthorized(AuthError::BadTicket)
         };

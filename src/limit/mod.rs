@@ -174,21 +174,33 @@ impl FailureLimit {
         Self { limit: KeyedLimit::new(Reason::AuthFailures, rate, Self::CLIENTS), trusted }
     }
 
-    /// The client of a request that came from `peer` with `headers`.
-    pub fn client(&self, peer: Option<PeerAddr>, headers: &axum::http::HeaderMap) -> ClientKey {
+    /// One authentication attempt by the client of a request that came from
+    /// `peer` with `headers`, or its refusal when that client has failed too
+    /// often lately (before anything it presented is looked at).
+    pub fn attempt(
+        &self,
+        peer: Option<PeerAddr>,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Attempt<'_>, Limited> {
         let peer = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |peer| peer.0.ip());
-        ClientKey::from(self.trusted.client(peer, headers))
+        let client = ClientKey::from(self.trusted.client(peer, headers));
+        match self.limit.refusing(&client) {
+            Some(limited) => Err(limited),
+            None => Ok(Attempt { limit: self, client }),
+        }
     }
+}
 
-    /// Whether `client` has failed too often lately: then its next attempt is
-    /// refused before any token is looked at.
-    pub fn refusing(&self, client: &ClientKey) -> Option<Limited> {
-        self.limit.refusing(client)
-    }
+/// An authentication attempt let through by a `FailureLimit`.
+pub struct Attempt<'a> {
+    limit: &'a FailureLimit,
+    client: ClientKey,
+}
 
-    /// Counts one failed attempt by `client`.
-    pub fn failed(&self, client: &ClientKey) {
-        self.limit.count(client);
+impl Attempt<'_> {
+    /// It failed: counts against its client.
+    pub fn failed(&self) {
+        self.limit.limit.count(&self.client);
     }
 }
 
