@@ -51,8 +51,8 @@ each_engine! {
 
         let origin = server.origin();
         let app = spawn_app_with(engine, move |s| {
-            s.better_auth_secret = None;
-            s.better_auth_url = Some(origin);
+            s.auth.better_auth_secret = None;
+            s.auth.better_auth_url = Some(origin);
         })
         .await
         .unwrap();

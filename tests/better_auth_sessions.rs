@@ -105,10 +105,10 @@ async fn run(engine: Engine) {
     let auth = BetterAuth::start();
     let base = auth.base.clone();
     let app = spawn_app_with(engine, move |s| {
-        s.better_auth_secret = None;
-        s.better_auth_url = Some(base);
-        s.better_auth_sessions = true;
-        s.better_auth_session_ttl_seconds = 2;
+        s.auth.better_auth_secret = None;
+        s.auth.better_auth_url = Some(base);
+        s.auth.better_auth_sessions = true;
+        s.auth.better_auth_session_ttl_seconds = 2;
     })
     .await
     .unwrap();

@@ -17,9 +17,9 @@ const ALGORITHMS: [&str; 5] = ["EdDSA", "ES256", "ES512", "RS256", "PS256"];
 async fn app_for(engine: Engine, jwks: &JwksServer, min_refetch: u64) -> TestApp {
     let origin = jwks.origin();
     spawn_app_with(engine, move |s| {
-        s.better_auth_secret = None;
-        s.better_auth_url = Some(origin);
-        s.jwks_min_refetch_seconds = min_refetch;
+        s.auth.better_auth_secret = None;
+        s.auth.better_auth_url = Some(origin);
+        s.auth.jwks_min_refetch_seconds = min_refetch;
     })
     .await
     .unwrap()
@@ -136,8 +136,8 @@ each_engine! {
         let key = TestKey::generate("EdDSA", "k");
         // Nothing listens on port 1: the auth server "has not started yet".
         let app = spawn_app_with(engine, |s| {
-            s.better_auth_secret = None;
-            s.better_auth_url = Some("http://127.0.0.1:1".into());
+            s.auth.better_auth_secret = None;
+            s.auth.better_auth_url = Some("http://127.0.0.1:1".into());
         })
         .await
         .unwrap();
@@ -156,7 +156,7 @@ each_engine! {
         // JWKS and the shared secret both on: the algorithm picks the path.
         let app = spawn_app_with(engine, {
             let origin = origin.clone();
-            move |s| s.better_auth_url = Some(origin)
+            move |s| s.auth.better_auth_url = Some(origin)
         })
         .await
         .unwrap();
@@ -208,8 +208,8 @@ each_engine! {
         let with_path = spawn_app_with(engine, {
             let url = format!("{origin}/");
             move |s| {
-                s.better_auth_secret = None;
-                s.better_auth_url = Some(url);
+                s.auth.better_auth_secret = None;
+                s.auth.better_auth_url = Some(url);
             }
         })
         .await
@@ -240,10 +240,10 @@ each_engine! {
         let app = spawn_app_with(engine, {
             let path = path.clone();
             move |s| {
-                s.better_auth_secret = None;
-                s.jwks_file = Some(path);
-                s.jwt_issuer = Some("https://auth.example".into());
-                s.jwt_audience = Some("https://auth.example, https://other.example".into());
+                s.auth.better_auth_secret = None;
+                s.auth.jwks_file = Some(path);
+                s.auth.jwt_issuer = Some("https://auth.example".into());
+                s.auth.jwt_audience = Some("https://auth.example, https://other.example".into());
             }
         })
         .await

@@ -62,10 +62,10 @@ async fn random_session_tokens_reach_better_auth_bounded_and_once_each() {
 
     let url = auth_base.clone();
     let app = spawn_app_with(Engine::Sqlite, move |s| {
-        s.better_auth_secret = None;
-        s.better_auth_url = Some(url);
-        s.better_auth_sessions = true;
-        s.better_auth_session_lookups = BOUND as u64;
+        s.auth.better_auth_secret = None;
+        s.auth.better_auth_url = Some(url);
+        s.auth.better_auth_sessions = true;
+        s.auth.better_auth_session_lookups = BOUND as u64;
     })
     .await
     .unwrap();

@@ -1,12 +1,84 @@
-//! The authentication settings after checking: which verifiers are on, with
+//! The authentication settings, and after checking: which verifiers are on, with
 //! what claim rules, and Better Auth session lookups.
 
+use std::convert::Infallible;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::Args;
 use secrecy::SecretString;
 
-use super::{ConfigError, Settings};
+use super::ConfigError;
 use crate::auth::{ClaimRules, JwksSource, SessionSettings};
+
+/// How tokens are verified: HS256, Better Auth's JWKS, or its session tokens.
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// Shared secret for HS256 tokens (at least 32 bytes), as set in Better Auth.
+    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, value_parser = secret, global = true)]
+    pub better_auth_secret: Option<SecretString>,
+
+    /// Base URL of the Better Auth server, e.g. https://app.example.com: enables
+    /// JWKS verification with keys from {URL}/api/auth/jwks, and expects `iss`
+    /// and `aud` to be its origin.
+    #[arg(long, env = "BETTER_AUTH_URL", global = true)]
+    pub better_auth_url: Option<String>,
+
+    /// Also accept Better Auth session tokens (its bearer() plugin): a bearer
+    /// value that is not a JWT is looked up at {BETTER_AUTH_URL}/api/auth/get-session.
+    #[arg(long, env = "BETTER_AUTH_SESSIONS", default_value_t = false, action = clap::ArgAction::Set,
+          global = true)]
+    pub better_auth_sessions: bool,
+
+    /// Seconds a session lookup is remembered (never past the session's expiry):
+    /// a sign-out takes effect within this.
+    #[arg(long, env = "BETTER_AUTH_SESSION_TTL_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub better_auth_session_ttl_seconds: u64,
+
+    /// Most session lookups in flight at once; more are refused with 429.
+    #[arg(long, env = "BETTER_AUTH_SESSION_LOOKUPS", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub better_auth_session_lookups: u64,
+
+    /// Where to fetch the JWKS instead of {BETTER_AUTH_URL}/api/auth/jwks.
+    #[arg(long, env = "JWKS_URL", global = true)]
+    pub jwks_url: Option<String>,
+
+    /// A JWK Set file to use instead of fetching one (air-gapped setups, tests).
+    #[arg(long, env = "JWKS_FILE", global = true)]
+    pub jwks_file: Option<PathBuf>,
+
+    /// Accepted `iss` values, comma-separated (default: BETTER_AUTH_URL's origin,
+    /// for JWKS tokens). When set, HS256 tokens must match too.
+    #[arg(long, env = "JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+
+    /// Accepted `aud` values, comma-separated (default: BETTER_AUTH_URL's origin,
+    /// for JWKS tokens). When set, HS256 tokens must match too.
+    #[arg(long, env = "JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+
+    /// Seconds between background JWKS refreshes.
+    #[arg(long, env = "JWKS_REFRESH_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(10..=86_400), global = true)]
+    pub jwks_refresh_seconds: u64,
+
+    /// Least seconds between JWKS refetches triggered by an unknown key id.
+    #[arg(long, env = "JWKS_MIN_REFETCH_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub jwks_min_refetch_seconds: u64,
+
+    /// Clock skew allowed when checking `exp` and `nbf`, in seconds (0-60).
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=60), global = true)]
+    pub jwt_leeway_seconds: u64,
+}
+
+/// Secrets go straight into a wrapper that cannot be printed, even by `{:?}`.
+fn secret(value: &str) -> Result<SecretString, Infallible> {
+    Ok(SecretString::from(value))
+}
 
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -49,7 +121,7 @@ impl AuthConfig {
 }
 
 pub(super) fn auth_config(
-    settings: &Settings,
+    settings: &AuthSettings,
     hs256_secret: Option<SecretString>,
 ) -> Result<AuthConfig, ConfigError> {
     let leeway = settings.jwt_leeway_seconds;

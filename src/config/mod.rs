@@ -2,9 +2,7 @@
 //! clap reads them; `Config::from_settings` checks what clap cannot, so a bad
 //! setting stops startup with one clear line that never repeats a secret.
 
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
@@ -21,7 +19,7 @@ mod auth;
 mod protection;
 mod realtime;
 use auth::auth_config;
-pub use auth::{AuthConfig, JwksConfig};
+pub use auth::{AuthConfig, AuthSettings, JwksConfig};
 pub use protection::{ProtectionConfig, ProtectionSettings};
 pub use realtime::{RealtimeConfig, RealtimeSettings};
 
@@ -153,65 +151,8 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub header_timeout_seconds: u64,
 
-    /// Shared secret for HS256 tokens (at least 32 bytes), as set in Better Auth.
-    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, value_parser = secret, global = true)]
-    pub better_auth_secret: Option<SecretString>,
-
-    /// Base URL of the Better Auth server, e.g. https://app.example.com: enables
-    /// JWKS verification with keys from {URL}/api/auth/jwks, and expects `iss`
-    /// and `aud` to be its origin.
-    #[arg(long, env = "BETTER_AUTH_URL", global = true)]
-    pub better_auth_url: Option<String>,
-
-    /// Also accept Better Auth session tokens (its bearer() plugin): a bearer
-    /// value that is not a JWT is looked up at {BETTER_AUTH_URL}/api/auth/get-session.
-    #[arg(long, env = "BETTER_AUTH_SESSIONS", default_value_t = false, action = clap::ArgAction::Set,
-          global = true)]
-    pub better_auth_sessions: bool,
-
-    /// Seconds a session lookup is remembered (never past the session's expiry):
-    /// a sign-out takes effect within this.
-    #[arg(long, env = "BETTER_AUTH_SESSION_TTL_SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
-    pub better_auth_session_ttl_seconds: u64,
-
-    /// Most session lookups in flight at once; more are refused with 429.
-    #[arg(long, env = "BETTER_AUTH_SESSION_LOOKUPS", default_value_t = 16,
-          value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
-    pub better_auth_session_lookups: u64,
-
-    /// Where to fetch the JWKS instead of {BETTER_AUTH_URL}/api/auth/jwks.
-    #[arg(long, env = "JWKS_URL", global = true)]
-    pub jwks_url: Option<String>,
-
-    /// A JWK Set file to use instead of fetching one (air-gapped setups, tests).
-    #[arg(long, env = "JWKS_FILE", global = true)]
-    pub jwks_file: Option<PathBuf>,
-
-    /// Accepted `iss` values, comma-separated (default: BETTER_AUTH_URL's origin,
-    /// for JWKS tokens). When set, HS256 tokens must match too.
-    #[arg(long, env = "JWT_ISSUER", global = true)]
-    pub jwt_issuer: Option<String>,
-
-    /// Accepted `aud` values, comma-separated (default: BETTER_AUTH_URL's origin,
-    /// for JWKS tokens). When set, HS256 tokens must match too.
-    #[arg(long, env = "JWT_AUDIENCE", global = true)]
-    pub jwt_audience: Option<String>,
-
-    /// Seconds between background JWKS refreshes.
-    #[arg(long, env = "JWKS_REFRESH_SECONDS", default_value_t = 300,
-          value_parser = clap::value_parser!(u64).range(10..=86_400), global = true)]
-    pub jwks_refresh_seconds: u64,
-
-    /// Least seconds between JWKS refetches triggered by an unknown key id.
-    #[arg(long, env = "JWKS_MIN_REFETCH_SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
-    pub jwks_min_refetch_seconds: u64,
-
-    /// Clock skew allowed when checking `exp` and `nbf`, in seconds (0-60).
-    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(0..=60), global = true)]
-    pub jwt_leeway_seconds: u64,
+    #[command(flatten)]
+    pub auth: AuthSettings,
 
     /// Comma-separated browser origins allowed to call the API with credentials.
     #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", global = true)]
@@ -239,11 +180,6 @@ pub struct Settings {
 
     #[command(flatten)]
     pub protection: ProtectionSettings,
-}
-
-/// Secrets go straight into a wrapper that cannot be printed, even by `{:?}`.
-fn secret(value: &str) -> Result<SecretString, Infallible> {
-    Ok(SecretString::from(value))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -322,7 +258,7 @@ pub struct Limits {
 
 impl Config {
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        let hs256_secret = settings.better_auth_secret.clone();
+        let hs256_secret = settings.auth.better_auth_secret.clone();
         if let Some(secret) = &hs256_secret {
             let len = secret.expose_secret().len();
             if len < MIN_SECRET_BYTES {
@@ -351,7 +287,7 @@ impl Config {
                 idempotency_ttl: Duration::from_secs(settings.idempotency_key_ttl_seconds),
                 idempotency_takeover: Duration::from_secs(settings.database_statement_timeout_seconds),
             },
-            auth: auth_config(settings, hs256_secret)?,
+            auth: auth_config(&settings.auth, hs256_secret)?,
             cors_origins: parse_origins(&settings.cors_origins)?,
             log_level: settings.log_level.clone(),
             log_format: settings.log_format,
