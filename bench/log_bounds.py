@@ -13,6 +13,7 @@ Variants (each on a fresh database and server, in turn, two rounds in alternatin
   sqlite:   owner-index   the log row and its (owner, number) index, numbered as now, no logged_at index
   postgres: global-seq    the log row numbered from one sequence (no owner counter, no owner lock
                           held to commit), its primary key kept, BRIN on logged_at
+--users N spreads the same load over N owners instead of bench/run.py's 50.
 Prints a JSON line per point and a Markdown table of medians against `none`.
 """
 import argparse, json, os, sqlite3, statistics, sys
@@ -90,7 +91,10 @@ def main():
     ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"))
     ap.add_argument("--duration", type=int, default=8)
     ap.add_argument("--engines", default="sqlite,postgres")
+    ap.add_argument("--users", type=int, default=run.USERS,
+                    help="owners the load spreads over (20 tasks each); more owners, fewer writes of one owner in flight")
     a = ap.parse_args()
+    run.USERS, run.SEEDED = a.users, a.users * run.PER_USER
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
     binary = os.path.join(target, "release", "todo-api")
     work = run.tempfile.mkdtemp(prefix="todo-bounds-")
