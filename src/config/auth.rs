@@ -1,5 +1,6 @@
-//! The authentication settings, and after checking: which verifiers are on, with
-//! what claim rules, and Better Auth session lookups.
+//! The authentication settings as given (`AuthSettings`) and after checking
+//! (`AuthConfig`): which verifiers are on, with what claim rules, and Better Auth
+//! session lookups.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
