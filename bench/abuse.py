@@ -95,12 +95,6 @@ def verifications(server):
     return 0
 
 
-def start(binary, name, env, engine, pg, work):
-    url, reset = run.engine_database(engine, pg, work, "todo_bench_abuse" if engine == "postgres" else name)
-    port = run.free_port()
-    return run.Server(name, [binary, "serve"], {**env, "DATABASE_URL": url, "PORT": str(port)}, port, reset=reset)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"))
@@ -116,7 +110,8 @@ def main():
     costs = []
     for engine in a.engines.split(","):
         for rnd, build in enumerate(["off", "on", "on", "off"] * a.rounds):
-            server = start(binary, f"abuse-{engine}-{rnd}", {**base_env, **limiter[build]}, engine, a.pg, work)
+            server = run.todo_api(binary, f"abuse-{engine}-{rnd}", engine, a.pg, work, {**base_env, **limiter[build]},
+                                  "todo_bench_abuse")
             try:
                 rows = run.seed(server.base)
                 for scenario in ["get", "mixed"]:
@@ -133,7 +128,7 @@ def main():
         env = {**base_env, **run.LIMITS_NEVER_REFUSING, "JWKS_FILE": jwks}
         if failure_limit == "off":
             env["AUTH_FAILURES_PER_MINUTE"] = "0"
-        server = start(binary, f"abuse-flood-{len(floods)}", env, "sqlite", a.pg, work)
+        server = run.todo_api(binary, f"abuse-flood-{len(floods)}", "sqlite", a.pg, work, env)
         try:
             rows = run.seed(server.base)
             for kind, tokens in [("no token", [""]), ("forged EdDSA", forged)]:

@@ -66,14 +66,10 @@ def apply(engine, url, sql):
 
 
 def point(binary, engine, variant, pg, work, tag, duration):
-    env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL),
-           **run.LIMITS_NEVER_REFUSING}
-    url, reset = run.engine_database(engine, pg, work, "todo_bench_bounds" if engine == "postgres" else tag)
-    port = run.free_port()
-    server = run.Server(f"bounds-{engine}", [binary, "serve"], {**env, "DATABASE_URL": url, "PORT": str(port)},
-                        port, reset=reset)
+    server = run.todo_api(binary, f"bounds-{engine}-{tag}", engine, pg, work, pg_name="todo_bench_bounds")
     try:
         rows = run.seed(server.base)
+        url = server.env["DATABASE_URL"]
         apply(engine, url.split("?")[0], (SQLITE if engine == "sqlite" else POSTGRES)[variant])
         out = []
         for scenario in SCENARIOS:

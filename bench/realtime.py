@@ -124,17 +124,11 @@ def fan_out(label, writer, holder, rows, duration):
 
 def write_cost(binaries, pg, work, duration, engines):
     results = []
-    env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL),
-           **run.LIMITS_NEVER_REFUSING}
     for rnd in range(2):
         order = list(binaries.items()) if rnd == 0 else list(reversed(binaries.items()))
         for build, binary in order:
             for engine in engines:
-                url, reset = run.engine_database(engine, pg, work,
-                                                 "todo_bench_rt" if engine == "postgres" else f"{build}-{rnd}")
-                port = run.free_port()
-                server = run.Server(f"rt-{build}-{engine}", [binary, "serve"],
-                                    {**env, "DATABASE_URL": url, "PORT": str(port)}, port, reset=reset)
+                server = run.todo_api(binary, f"rt-{build}-{engine}-{rnd}", engine, pg, work, pg_name="todo_bench_rt")
                 try:
                     rows = run.seed(server.base)
                     for scenario in ["create", "toggle", "update"]:
@@ -165,9 +159,7 @@ def main():
         report(costs, [], engines)
         return
 
-    env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL),
-           **run.LIMITS_NEVER_REFUSING,
-           "MAX_STREAMS": "5000", "MAX_STREAMS_PER_USER": "16"}
+    env = {**run.SERVER_ENV, "MAX_STREAMS": "5000", "MAX_STREAMS_PER_USER": "16"}
     fans = []
     sqlite_path = os.path.join(work, "fan.db")
     port = run.free_port()

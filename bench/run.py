@@ -69,7 +69,7 @@ class Server:
     """A server process, with its peak RSS sampled while a measurement runs."""
 
     def __init__(self, name, cmd, env, port, health="/health", cwd=None, reset=None):
-        self.name, self.port, self.reset = name, port, reset
+        self.name, self.port, self.reset, self.env = name, port, reset, env
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(os.path.join(tempfile.gettempdir(), f"bench-{name}.log"), "w")
         self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=self.log, stderr=self.log,
@@ -273,6 +273,16 @@ def machine():
 # per-user limit stays on (its cost is part of every number) but never refuses.
 # bench/abuse.py measures it against no limit at all.
 LIMITS_NEVER_REFUSING = {"RATE_LIMIT_PER_SECOND": "1000000", "RATE_LIMIT_BURST": "1000000"}
+# What every benchmarked todo-api runs with (the bench scripts add their own on top).
+SERVER_ENV = {"BETTER_AUTH_SECRET": SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(POOL),
+              **LIMITS_NEVER_REFUSING}
+
+
+def todo_api(binary, name, engine, pg, work, env=SERVER_ENV, pg_name="todo_bench_one"):
+    """todo-api on a fresh database of `engine` (PostgreSQL's named `pg_name`), reset per scenario."""
+    url, reset = engine_database(engine, pg, work, pg_name if engine == "postgres" else name)
+    port = free_port()
+    return Server(name, [binary, "serve"], {**env, "DATABASE_URL": url, "PORT": str(port)}, port, reset=reset)
 
 
 def fastapi_venv():
@@ -365,8 +375,7 @@ def main():
     # Loopback needs no TLS; every client here (todo-api, pgbench, the baseline) goes without it.
     pg_url = fresh_pg_db(a.pg, "todo_bench") + "?sslmode=disable"
     sqlite_path = os.path.join(work, "bench.db")
-    base_env = {"BETTER_AUTH_SECRET": SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(POOL),
-                **LIMITS_NEVER_REFUSING}
+    base_env = SERVER_ENV
 
     servers, results = {}, []
     try:

@@ -35,8 +35,7 @@ def main():
     work = run.tempfile.mkdtemp(prefix="todo-safe-")
     pg_url = run.fresh_pg_db(a.pg, "todo_bench_safe") + "?sslmode=disable"
     sqlite_path = os.path.join(work, "bench.db")
-    env = {"BETTER_AUTH_SECRET": run.SECRET, "LOG_LEVEL": "warn", "DATABASE_MAX_CONNECTIONS": str(run.POOL),
-           **run.LIMITS_NEVER_REFUSING}
+    env = run.SERVER_ENV
     rows, results = {}, []
     for engine, url, reset in [("sqlite", f"sqlite:{sqlite_path}", run.reset_sqlite(sqlite_path)),
                                ("postgres", pg_url, run.reset_pg(pg_url))]:
