@@ -1,32 +1,36 @@
-//! The benchmark's anchor: the fastest shape of "one row by id per request"
-//! this hardware allows (TechEmpower's `/db` test): axum, one tokio-postgres
-//! connection per worker thread, pipelined, its SELECT prepared once, the row
-//! as JSON. No auth, no validation: what todo-api's `get` is compared with.
+//! The benchmark's anchor: TechEmpower's axum `/db` entry (axum-pg) in its
+//! own shape, on this hardware: one thread per core, each with a
+//! `current_thread` tokio runtime, its own `SO_REUSEPORT` listener (backlog
+//! 4096, TCP_NODELAY), its own pipelined tokio-postgres connection with the
+//! SELECT prepared once, and hyper's HTTP/1 with pipeline flushing. No auth,
+//! no validation: one row by (id, user_id) as JSON, what todo-api's `get` is
+//! compared with.
 //!
 //!   cargo run --release --example anchor -- PORT DATABASE_URL
 //! serves `GET /api/{user_id}/tasks/{id}` from the `tasks` table.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use tokio_postgres::{Client, NoTls, Statement};
 
 const SELECT: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at \
                       FROM tasks WHERE id = $1 AND user_id = $2";
 
 struct Db {
-    connections: Vec<(Client, Statement)>,
-    next: AtomicUsize,
+    client: Client,
+    select: Statement,
 }
 
 async fn task(State(db): State<Arc<Db>>, Path((user, id)): Path<(String, i64)>) -> Response {
-    let (client, statement) = &db.connections[db.next.fetch_add(1, Ordering::Relaxed) % db.connections.len()];
-    match client.query_opt(statement, &[&id, &user]).await {
+    match db.client.query_opt(&db.select, &[&id, &user]).await {
         Ok(Some(row)) => {
             let created: time::OffsetDateTime = row.get(5);
             let updated: time::OffsetDateTime = row.get(6);
@@ -42,24 +46,54 @@ async fn task(State(db): State<Arc<Db>>, Path((user, id)): Path<(String, i64)>) 
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let mut args = std::env::args().skip(1);
-    let port: u16 = args.next().expect("PORT").parse().expect("a port");
-    let url = args.next().expect("DATABASE_URL");
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut connections = Vec::new();
-    for _ in 0..workers {
-        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connects");
-        tokio::spawn(connection);
-        let statement = client.prepare(SELECT).await.expect("prepares");
-        connections.push((client, statement));
-    }
-    let db = Arc::new(Db { connections, next: AtomicUsize::new(0) });
+fn listener(addr: SocketAddr) -> std::net::TcpListener {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket.set_reuse_address(true).expect("SO_REUSEADDR");
+    socket.set_reuse_port(true).expect("SO_REUSEPORT");
+    socket.set_nonblocking(true).expect("non-blocking");
+    socket.bind(&addr.into()).expect("binds");
+    socket.listen(4096).expect("listens");
+    socket.into()
+}
+
+async fn worker(addr: SocketAddr, url: String) {
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connects");
+    tokio::spawn(connection);
+    let select = client.prepare(SELECT).await.expect("prepares");
     let app = Router::new()
         .route("/api/{user_id}/tasks/{id}", get(task))
         .route("/health", get(|| async { "ok" }))
-        .with_state(db);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("binds");
-    axum::serve(listener, app).await.expect("serves");
+        .with_state(Arc::new(Db { client, select }));
+    let listener = tokio::net::TcpListener::from_std(listener(addr)).expect("registers");
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.pipeline_flush(true);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().expect("PORT").parse().expect("a port");
+    let url = args.next().expect("DATABASE_URL");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+                runtime.block_on(worker(addr, url));
+            })
+        })
+        .collect();
+    for thread in threads {
+        let _ = thread.join();
+    }
 }

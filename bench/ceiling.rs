@@ -19,7 +19,7 @@ use todo_api::auth::{ClaimRules, Verifier};
 use todo_api::config::{Cli, Config};
 use todo_api::domain::{NewTask, Task, TaskPatch, Timestamp};
 use todo_api::http::extract::{JsonObject, Owner, TaskRef};
-use todo_api::http::{ApiError, AppState, Drain, Stopping, X_TOTAL_COUNT, serve, with_layers};
+use todo_api::http::{ApiError, AppState, Drain, Stopping, Workers, X_TOTAL_COUNT, with_layers};
 use todo_api::store::{PoolSettings, Store};
 
 fn task(owner: &Owner, id: i64) -> Task {
@@ -70,7 +70,7 @@ async fn update(
     Ok(Json(updated))
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let port: u16 = args.next().and_then(|p| p.parse().ok()).expect("usage: ceiling PORT SECRET");
@@ -84,6 +84,8 @@ async fn main() {
         Verifier::new().with_hs256(secret.as_bytes(), ClaimRules { leeway: 30, ..Default::default() });
     let (hub, _) = todo_api::realtime::Hub::new(config.realtime.streams, false);
     let realtime = Arc::new(config.realtime.clone());
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let workers = Workers::bind(addr, config.workers).expect("binds");
     // The ceiling has no rate limit (the server's is measured by bench/run.py).
     let state = AppState {
         store,
@@ -93,14 +95,16 @@ async fn main() {
         realtime,
         user_limit: None,
         drain: Drain::default(),
+        balance: workers.balance(),
     };
-    let router = Router::new()
-        .route("/api/{user_id}/tasks", get(list).post(create))
-        .route("/api/{user_id}/tasks/{id}", get(one).put(update).patch(update))
-        .route("/api/{user_id}/tasks/{id}/complete", patch(one))
-        .with_state(state);
-    let service = with_layers(router, vec![HeaderValue::from_static("http://localhost:3000")]);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let routes = |state| {
+        let router = Router::new()
+            .route("/api/{user_id}/tasks", get(list).post(create))
+            .route("/api/{user_id}/tasks/{id}", get(one).put(update).patch(update))
+            .route("/api/{user_id}/tasks/{id}/complete", patch(one))
+            .with_state(state);
+        with_layers(router, vec![HeaderValue::from_static("http://localhost:3000")])
+    };
     let stopping = Stopping { drain: Drain::default(), drain_for: Duration::ZERO, grace: Duration::ZERO };
-    serve(listener, service, config.limits, std::future::pending(), stopping).await;
+    let _ = workers.run(state, routes, stopping, std::future::pending()).await;
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{JwksCache, JwksError, JwksSource, Verifier};
 use crate::config::{AuthConfig, Config};
-use crate::http::{self, AppState, Drain, Stopping};
+use crate::http::{self, AppState, Drain, Stopping, WorkerFailed, Workers};
 use crate::limit::{FailureLimit, KeyedLimit, Reason};
 use crate::realtime::{self, Hub};
 use crate::store::{Store, StoreError};
@@ -25,6 +25,12 @@ pub enum StartupError {
     Listen { addr: SocketAddr, source: std::io::Error },
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Worker(#[from] WorkerFailed),
+}
+
 /// Users whose request rate is tracked at once (the least active are
 /// forgotten first, and start again with a full bucket).
 const USERS_LIMITED: usize = 50_000;
@@ -33,7 +39,7 @@ const USERS_LIMITED: usize = 50_000;
 pub struct App {
     state: AppState,
     config: Config,
-    listener: TcpListener,
+    workers: Workers,
     metrics_listener: Option<TcpListener>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -49,8 +55,7 @@ impl App {
         }
         let user_limit =
             protection.user_rate.map(|rate| Arc::new(KeyedLimit::new(Reason::User, rate, USERS_LIMITED)));
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let workers = Workers::bind(config.listen, config.workers)
             .map_err(|source| StartupError::Listen { addr: config.listen, source })?;
         let metrics_listener = match config.metrics_addr {
             Some(addr) => {
@@ -75,12 +80,18 @@ impl App {
             realtime: Arc::new(config.realtime.clone()),
             user_limit,
             drain: Drain::default(),
+            balance: workers.balance(),
         };
-        Ok(Self { state, config, listener, metrics_listener, background })
+        Ok(Self { state, config, workers, metrics_listener, background })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.workers.local_addr()
+    }
+
+    /// Each worker's open connections.
+    pub fn balance(&self) -> Arc<http::Balance> {
+        Arc::clone(&self.state.balance)
     }
 
     pub fn store(&self) -> &Store {
@@ -93,10 +104,14 @@ impl App {
 
     /// Serves until `shutdown` completes; then stops accepting, lets in-flight
     /// requests finish for up to `SHUTDOWN_GRACE_SECONDS`, and closes the pool.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RunError> {
         let config = &self.config;
         tracing::info!(
             addr = %self.local_addr(),
+            workers = config.workers,
             database = %config.database_display(),
             pool = config.database_max_connections,
             auth = %config.auth.describe(),
@@ -129,9 +144,11 @@ impl App {
                 let _ = axum::serve(listener, metrics).await;
             }));
         }
-        let service = http::service(self.state, config.cors_origins.clone(), config.metrics_addr.is_none());
         let grace = config.shutdown_grace;
-        if !http::serve(self.listener, service, config.limits, shutdown, stopping).await {
+        let (cors_origins, serve_metrics) = (config.cors_origins.clone(), config.metrics_addr.is_none());
+        let routes = move |state| http::service(state, cors_origins.clone(), serve_metrics);
+        let served = self.workers.run(self.state, routes, stopping, shutdown).await;
+        if let Ok(false) = served {
             tracing::warn!(
                 grace_secs = grace.as_secs(),
                 "requests still in flight after the grace period; stopping anyway"
@@ -140,7 +157,7 @@ impl App {
         background.iter().for_each(|task| task.abort());
         store.close().await;
         tracing::info!("todo-api stopped");
-        Ok(())
+        served.map(drop).map_err(RunError::from)
     }
 }
 

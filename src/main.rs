@@ -40,7 +40,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };
-    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    // Requests run on the workers' own runtimes (see `http::Workers`); this
+    // one starts the server and runs its background work.
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("the tokio runtime starts");
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => runtime.block_on(serve(config, args.dev)),
         Command::Migrate => runtime.block_on(migrate(config)),
@@ -98,7 +101,7 @@ async fn migrate(config: Config) -> ExitCode {
     let result = async {
         let store = Store::connect_migrated(
             &config.database,
-            PoolSettings { max_connections: 1, ..config.pool_settings() },
+            PoolSettings { max_connections: 1, workers: 0, ..config.pool_settings() },
         )
         .await?;
         store.close().await;
@@ -130,7 +133,7 @@ async fn check(config: Config) -> ExitCode {
     if !config.auth.is_configured() {
         report("auth", Err("no verification configured (BETTER_AUTH_URL or BETTER_AUTH_SECRET)".into()));
     }
-    let settings = PoolSettings { max_connections: 1, ..config.pool_settings() };
+    let settings = PoolSettings { max_connections: 1, workers: 0, ..config.pool_settings() };
     match Store::connect(&config.database, settings).await {
         Ok(store) => {
             let answered = store.ping().await.map(|()| config.database_display()).map_err(|e| e.to_string());

@@ -86,7 +86,7 @@ fn tls_cluster() -> Option<ThrowawayPostgres> {
 }
 
 async fn connect(url: &str) -> Result<Store, String> {
-    let settings = PoolSettings { max_connections: 1, statement_timeout: Duration::from_secs(5) };
+    let settings = PoolSettings { max_connections: 1, statement_timeout: Duration::from_secs(5), workers: 0 };
     let config = url.parse().map_err(|e| format!("{e}"))?;
     let store = Store::connect_migrated(&config, settings).await.map_err(|e| e.to_string())?;
     store.ping().await.map_err(|e| e.to_string())?;

@@ -93,7 +93,13 @@ pub struct Settings {
     )]
     pub database_url: String,
 
-    /// Most connections in the database pool.
+    /// Request workers: one thread each, with its own listener, runtime and
+    /// database connections (default: one per core).
+    #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
+    pub workers: Option<u16>,
+
+    /// Most PostgreSQL connections for writes, shared out among the workers
+    /// (each also keeps one for reads).
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub database_max_connections: u32,
@@ -216,6 +222,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    pub workers: usize,
     pub database: DatabaseConfig,
     pub database_max_connections: u32,
     pub database_statement_timeout: Duration,
@@ -274,6 +281,10 @@ impl Config {
         };
         Ok(Self {
             listen: SocketAddr::new(settings.host, settings.port),
+            // Unset: one per core the process may use.
+            workers: settings
+                .workers
+                .map_or_else(|| std::thread::available_parallelism().map_or(2, usize::from), usize::from),
             database: database(settings)?,
             database_max_connections: settings.database_max_connections,
             database_statement_timeout: Duration::from_secs(settings.database_statement_timeout_seconds),
@@ -303,6 +314,7 @@ impl Config {
         PoolSettings {
             max_connections: self.database_max_connections,
             statement_timeout: self.database_statement_timeout,
+            workers: self.workers,
         }
     }
 

@@ -10,7 +10,7 @@
 //! as it is at once after a request timed out (its client is not sending).
 //!
 //! hyper does not offer this (it only drains what is already buffered), and
-//! no tower layer does, hence this middleware.
+//! no tower layer does, hence this code (used by `front`).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -18,39 +18,40 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::Request;
 use futures_util::StreamExt;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-
-use super::deadline;
 
 /// At most this much of an unread body is read to be discarded.
 pub const LINGER_BYTES: usize = 1024 * 1024;
 /// For at most this long.
 pub const LINGER_TIME: Duration = Duration::from_secs(5);
 
-/// The request within its deadline (`REQUEST_TIMEOUT_SECONDS`, see `deadline`),
-/// then whatever it left of its body discarded.
-pub async fn linger(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+/// A request whose body is still to come lends it to the handler; a
+/// request without one is passed as it is (no lock, no allocation).
+pub fn lend(request: Request) -> (Request, Option<Lent>) {
     if request.body().is_end_stream() {
-        return deadline::within(limit, next.run(request)).await.0;
+        return (request, None);
     }
     let (parts, body) = request.into_parts();
     let slot = Slot(Arc::new(Mutex::new(Some(body))));
-    let request = Request::from_parts(parts, Body::new(slot.clone()));
-    let (response, timed_out) = deadline::within(limit, next.run(request)).await;
-    let unread = slot.0.lock().expect("body slot").take().filter(|body| !body.is_end_stream());
-    if let Some(unread) = unread
-        && !timed_out
-    {
-        // The answer goes out now; hyper goes on reading the body for as
-        // long as it is polled here. Dropped past the bounds, it makes hyper
-        // close the connection.
-        tokio::spawn(discard(unread));
+    (Request::from_parts(parts, Body::new(slot.clone())), Some(Lent(slot)))
+}
+
+/// The lender's side of a body lent to a handler.
+pub struct Lent(Slot);
+
+impl Lent {
+    /// What the handler left of the body is read and dropped after the
+    /// answer has gone out: hyper goes on reading the body for as long as it
+    /// is polled here. Dropped past the bounds, it makes hyper close the
+    /// connection.
+    pub fn discard_unread(self) {
+        let unread = self.0.0.lock().expect("body slot").take().filter(|body| !body.is_end_stream());
+        if let Some(unread) = unread {
+            tokio::spawn(discard(unread));
+        }
     }
-    response
 }
 
 /// Reads and drops what is left of a body; whether it all came within bounds.
@@ -73,7 +74,7 @@ async fn discard(body: Body) -> bool {
 }
 
 /// The request body, lent to the handler: whatever it leaves unread stays
-/// here for `linger` to discard.
+/// here for `Lent` to discard.
 #[derive(Clone)]
 struct Slot(Arc<Mutex<Option<Body>>>);
 

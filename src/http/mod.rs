@@ -1,48 +1,48 @@
 //! The HTTP surface: routes, the layers around them, and the error type.
 
-mod deadline;
+mod balance;
 mod drain;
 mod error;
 mod events;
 pub mod extract;
+mod front;
 mod health;
 mod idempotent;
 mod linger;
+mod listen;
 mod observe;
 pub mod openapi;
 mod openapi_realtime;
 mod serve;
 mod slash;
 mod tasks;
+mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, Request};
-use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, AUTHORIZATION,
-    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
-};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 use axum::routing::get;
-use tower::ServiceBuilder;
+use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use balance::Balance;
 pub use drain::{Drain, Stopping};
 pub use error::{ApiError, RATELIMIT, RATELIMIT_POLICY};
 pub use events::LAST_EVENT_ID;
 pub use idempotent::IDEMPOTENCY_KEY;
 pub use observe::X_REQUEST_ID;
-pub use serve::serve;
+pub use serve::Routed;
 pub use tasks::{X_CHANGE_SEQ, X_TOTAL_COUNT};
+pub use workers::{WorkerFailed, Workers};
 
 use crate::auth::Verifier;
 use crate::config::{Limits, RealtimeConfig};
@@ -61,6 +61,8 @@ pub struct AppState {
     /// Each user's request rate (`RATE_LIMIT_*`), when limited.
     pub user_limit: Option<Arc<KeyedLimit<String>>>,
     pub drain: Drain,
+    /// Each worker's open connections, for `/metrics`.
+    pub balance: Arc<Balance>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -109,8 +111,6 @@ pub fn router(state: AppState, serve_metrics: bool) -> Router {
         // axum still adds the `Allow` header to this response.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, linger::linger))
-        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }
 
@@ -119,8 +119,9 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new().route(METRICS_PATH, get(observe::metrics_endpoint)).with_state(state)
 }
 
-/// The whole service: routing plus what applies to every response, including
-/// 404s and CORS preflights.
+/// The routed service: CORS around the router. What applies to every
+/// request and response besides, 404s and preflights included, is `front`'s
+/// (each worker puts it around this, per connection).
 pub fn service(
     state: AppState,
     cors_origins: Vec<HeaderValue>,
@@ -132,8 +133,8 @@ pub fn service(
     with_layers(router(state, serve_metrics), cors_origins)
 }
 
-/// `router` wrapped in what every response gets. Public so the benchmark's
-/// ceiling server (`bench/ceiling.rs`) measures this very stack.
+/// `router` wrapped in CORS. Public so the benchmark's ceiling server
+/// (`bench/ceiling.rs`) measures this very stack.
 pub fn with_layers(
     router: Router,
     cors_origins: Vec<HeaderValue>,
@@ -141,12 +142,7 @@ pub fn with_layers(
 + Clone
 + Send
 + 'static {
-    ServiceBuilder::new()
-        .map_request(slash::strip_one_trailing_slash)
-        .map_response(cors_headers_only_for_allowed_origins)
-        .layer(cors(cors_origins))
-        .layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .service(router)
+    cors(cors_origins).layer(router)
 }
 
 /// Listed origins get their origin echoed with credentials allowed; any other
@@ -159,24 +155,4 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .allow_headers([AUTHORIZATION, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY, LAST_EVENT_ID])
         .expose_headers([LOCATION, X_TOTAL_COUNT, X_CHANGE_SEQ, ETAG])
         .max_age(Duration::from_secs(600))
-}
-
-/// tower-http adds `Access-Control-Allow-Credentials` and friends to every
-/// response and only withholds `Access-Control-Allow-Origin` from origins not
-/// listed. Browsers ignore the rest without it, but the contract is stricter:
-/// an origin that is not allowed sees no CORS headers at all.
-fn cors_headers_only_for_allowed_origins(mut response: Response) -> Response {
-    if !response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
-        let headers = response.headers_mut();
-        for name in [
-            ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            ACCESS_CONTROL_ALLOW_HEADERS,
-            ACCESS_CONTROL_ALLOW_METHODS,
-            ACCESS_CONTROL_EXPOSE_HEADERS,
-            ACCESS_CONTROL_MAX_AGE,
-        ] {
-            headers.remove(name);
-        }
-    }
-    response
 }

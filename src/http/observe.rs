@@ -1,38 +1,82 @@
-//! One line per request, request ids, and request metrics, in one middleware.
+//! What `front` records of each request: its id, its route template and
+//! method as static labels, and the in-flight gauge; and `GET /metrics`.
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use tracing::Instrument;
 
-use super::AppState;
+use super::{AppState, DOCS_PATH, METRICS_PATH, OPENAPI_PATH};
 use crate::telemetry::metrics;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A caller's id is kept if it is a plausible id; anything else is replaced, so
 /// logs never carry arbitrary client text.
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| {
-            (1..=64).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-        .map_or_else(|| format!("{:016x}", rand::random::<u64>()), str::to_owned)
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let plausible = |id: &&HeaderValue| {
+        (1..=64).contains(&id.len())
+            && id.as_bytes().iter().all(|&b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    };
+    if let Some(id) = headers.get(&X_REQUEST_ID).filter(plausible) {
+        return id.clone();
+    }
+    let mut hex = [0u8; 16];
+    let random = rand::random::<u64>();
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[(random >> (60 - 4 * i) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&hex).expect("hex digits are a valid header value")
+}
+
+/// The route template a path is served by, as the router declares it (a
+/// test holds the two together): a metric label and a log field that never
+/// carries a user id or task id, known before the router runs and without
+/// an allocation.
+pub fn route_of(path: &str) -> &'static str {
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let mut next = || segments.next().filter(|segment| !segment.is_empty());
+    let route = match (next(), next(), next(), next(), next(), next()) {
+        (Some("api"), Some(_), Some("tasks"), None, ..) => "/api/{user_id}/tasks",
+        (Some("api"), Some(_), Some("tasks"), Some(_), None, _) => "/api/{user_id}/tasks/{id}",
+        (Some("api"), Some(_), Some("tasks"), Some(_), Some("complete"), None) => {
+            "/api/{user_id}/tasks/{id}/complete"
+        }
+        (Some("api"), Some(_), Some("changes"), None, ..) => "/api/{user_id}/changes",
+        (Some("api"), Some(_), Some("events"), None, ..) => "/api/{user_id}/events",
+        (Some("api"), Some(_), Some("events"), Some("ticket"), None, _) => "/api/{user_id}/events/ticket",
+        _ => "unmatched",
+    };
+    match path {
+        "/health" => "/health",
+        "/ready" => "/ready",
+        METRICS_PATH => METRICS_PATH,
+        OPENAPI_PATH => OPENAPI_PATH,
+        _ if path.starts_with(DOCS_PATH) => DOCS_PATH,
+        _ => route,
+    }
+}
+
+/// The method as a static label.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Decrements the in-flight gauge however the request ends (even if the client
 /// goes away and the future is dropped).
-struct InFlight;
+pub struct InFlight;
 
 impl InFlight {
-    fn start() -> Self {
+    pub fn start() -> Self {
         metrics().request_started();
         Self
     }
@@ -44,30 +88,11 @@ impl Drop for InFlight {
     }
 }
 
-pub async fn observe(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let _in_flight = InFlight::start();
-    let id = request_id(request.headers());
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let method = request.method().clone();
-    // The `Owner` extractor fills in `user_id` once the token has verified.
-    let span =
-        tracing::info_span!("request", request_id = %id, %method, %route, user_id = tracing::field::Empty);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    span.in_scope(|| tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request"));
-    metrics().request_finished(route.to_owned(), method.as_str(), status, elapsed.as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID, value);
-    }
-    response
-}
-
 /// `GET /metrics`: Prometheus (OpenMetrics) text. Pool gauges are read now.
 pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
     let pools: Vec<_> = state.store.pool_stats().iter().map(|p| (p.name, p.open, p.idle, p.max)).collect();
     metrics().set_pools(&pools);
+    metrics().set_worker_connections(&state.balance.open());
     let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     ([(CONTENT_TYPE, content_type)], metrics().render()).into_response()
 }
@@ -89,6 +114,24 @@ mod tests {
             assert_eq!(replaced.len(), 16, "{bad:?}");
             assert_ne!(replaced, bad);
         }
-        assert_eq!(request_id(&HeaderMap::new()).len(), 16);
+        let fresh = request_id(&HeaderMap::new());
+        assert_eq!(fresh.len(), 16);
+        assert!(fresh.as_bytes().iter().all(u8::is_ascii_hexdigit));
+    }
+
+    #[test]
+    fn every_documented_route_is_its_own_label_and_nothing_else_is() {
+        let (_, document) = crate::http::api();
+        for template in document.paths.paths.keys() {
+            let path = template.replace("{user_id}", "alice").replace("{id}", "7");
+            assert_eq!(route_of(&path), template, "{path}");
+        }
+        for other in
+            ["/", "/api", "/api/alice", "/api//tasks", "/api/alice/tasks/7/x", "/nope", "/api/a/taskss"]
+        {
+            assert_eq!(route_of(other), "unmatched", "{other}");
+        }
+        assert_eq!(route_of(METRICS_PATH), METRICS_PATH);
+        assert_eq!(route_of("/docs/index.html"), DOCS_PATH);
     }
 }

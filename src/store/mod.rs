@@ -38,6 +38,9 @@ pub use postgres::{Heard, PgConfig, Pooler};
 pub struct PoolSettings {
     pub max_connections: u32,
     pub statement_timeout: Duration,
+    /// Request workers that will each take their share of PostgreSQL's
+    /// connections (`Store::for_worker`); 0 when this store serves requests itself.
+    pub workers: usize,
 }
 
 /// One page of a listing and how many tasks match the filter in all.
@@ -107,6 +110,16 @@ impl Store {
                 Self::Postgres(postgres::PgStore::connect(options, settings, migrate).await?)
             }
         })
+    }
+
+    /// The store request worker `index` uses: on PostgreSQL, connections
+    /// of its own on the calling runtime (see `PgStore::for_worker`); SQLite's
+    /// reader threads and one writer serve every worker.
+    pub async fn for_worker(&self, index: usize) -> Self {
+        match self {
+            Self::Sqlite(sqlite) => Self::Sqlite(sqlite.clone()),
+            Self::Postgres(pg) => Self::Postgres(pg.for_worker(index).await),
+        }
     }
 
     pub fn pool_stats(&self) -> Vec<PoolStats> {

@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,12 +14,28 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// A request's labels: static text and a number, so counting a request
+/// allocates nothing.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
 pub struct Metrics {
     registry: Registry,
-    requests: Family<Labels, Counter>,
-    latency: Family<Labels, Histogram>,
+    requests: Family<StatusLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
     in_flight: Gauge,
     connections: Gauge,
+    worker_connections: Family<Labels, Gauge>,
     auth_failures: Family<Labels, Counter>,
     jwks_refreshes: Family<Labels, Counter>,
     pool_size: Family<Labels, Gauge>,
@@ -40,11 +57,12 @@ fn latency_histogram() -> Histogram {
 impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("todo_api");
-        let requests = Family::<Labels, Counter>::default();
+        let requests = Family::<StatusLabels, Counter>::default();
         let latency =
-            Family::<Labels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         let in_flight = Gauge::default();
         let connections = Gauge::default();
+        let worker_connections = Family::<Labels, Gauge>::default();
         let auth_failures = Family::<Labels, Counter>::default();
         let jwks_refreshes = Family::<Labels, Counter>::default();
         let (pool_size, pool_idle, pool_max) = (Family::default(), Family::default(), Family::default());
@@ -64,6 +82,11 @@ impl Metrics {
         );
         registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
         registry.register("http_connections_open", "Client connections open", connections.clone());
+        registry.register(
+            "worker_connections_open",
+            "Client connections open, by worker (one per core)",
+            worker_connections.clone(),
+        );
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("jwks_refreshes", "JWKS fetches by result", jwks_refreshes.clone());
         registry.register("db_pool_connections", "Open database connections by pool", pool_size.clone());
@@ -97,6 +120,7 @@ impl Metrics {
             latency,
             in_flight,
             connections,
+            worker_connections,
             auth_failures,
             jwks_refreshes,
             pool_size,
@@ -147,11 +171,9 @@ impl Metrics {
         self.in_flight.dec();
     }
 
-    pub fn request_finished(&self, route: String, method: &str, status: u16, seconds: f64) {
-        let mut labels = vec![("route", route), ("method", method.to_owned())];
-        self.latency.get_or_create(&labels).observe(seconds);
-        labels.push(("status", status.to_string()));
-        self.requests.get_or_create(&labels).inc();
+    pub fn request_finished(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
+        self.latency.get_or_create(&RouteLabels { route, method }).observe(seconds);
+        self.requests.get_or_create(&StatusLabels { route, method, status }).inc();
     }
 
     pub fn connection_opened(&self) {
@@ -169,6 +191,14 @@ impl Metrics {
     pub fn jwks_refreshed(&self, ok: bool) {
         let result = if ok { "ok" } else { "error" };
         self.jwks_refreshes.get_or_create(&vec![("result", result.to_owned())]).inc();
+    }
+
+    /// Each worker's open connections, read at scrape time.
+    pub fn set_worker_connections(&self, open: &[usize]) {
+        for (worker, &open) in open.iter().enumerate() {
+            let labels = vec![("worker", worker.to_string())];
+            self.worker_connections.get_or_create(&labels).set(i64::try_from(open).unwrap_or(i64::MAX));
+        }
     }
 
     /// Pool gauges are read at scrape time: `(pool name, open, idle, max)`.

@@ -127,6 +127,7 @@ pub fn settings(database_url: String) -> Settings {
     Settings {
         host: "127.0.0.1".parse().unwrap(),
         port: 0,
+        workers: None,
         database_url,
         database_max_connections: 8,
         database_statement_timeout_seconds: 5,
@@ -303,8 +304,10 @@ pub struct TestApp {
     pub engine: Engine,
     /// The app's own `DATABASE_URL`, for the test's direct connections.
     pub database_url: String,
+    /// Each worker's open connections.
+    pub balance: std::sync::Arc<todo_api::http::Balance>,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Option<tokio::task::JoinHandle<Result<(), todo_api::app::RunError>>>,
     _db: TestDb,
 }
 
@@ -337,6 +340,7 @@ async fn start(url: String, db: TestDb, engine: Engine, adjust: impl FnOnce(&mut
     let base = format!("http://{}", app.local_addr());
     let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
     let store = app.store().clone();
+    let balance = app.balance();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
@@ -348,6 +352,7 @@ async fn start(url: String, db: TestDb, engine: Engine, adjust: impl FnOnce(&mut
         store,
         engine,
         database_url: url,
+        balance,
         shutdown: Some(tx),
         server: Some(server),
         _db: db,

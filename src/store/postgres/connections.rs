@@ -84,7 +84,9 @@ impl Connections {
         first: Option<(Conn, tokio::task::JoinHandle<()>)>,
     ) -> Self {
         let (closing, _) = watch::channel(false);
-        let slots: Vec<Arc<Slot>> = (0..count.max(1)).map(|_| Arc::default()).collect();
+        // No slots is a set that is always empty: its callers use another.
+        let slots: Vec<Arc<Slot>> =
+            (0..count.max(usize::from(first.is_some()))).map(|_| Arc::default()).collect();
         let outage_logged = Arc::new(AtomicBool::new(false));
         // In place before this returns, so the store answers at once.
         let mut first = first.map(|(conn, driver)| {

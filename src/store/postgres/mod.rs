@@ -7,6 +7,13 @@
 //! `DATABASE_MAX_CONNECTIONS`, since PostgreSQL runs one connection's
 //! statements one after another and each commit waits for its WAL flush
 //! (toggles: 4.7k/s on 2 connections, 7.6k/s on 10).
+//!
+//! Each request worker (one runtime per core) has sets of its own
+//! (`for_worker`): one read connection and its share of the writers, whose
+//! driver tasks run on the worker's own thread, so a request never waits on
+//! another thread. The store the server starts with keeps a small set for
+//! background work, and is what a worker falls back on while its own
+//! connections are (re)connecting.
 
 mod changes;
 mod connections;
@@ -17,7 +24,7 @@ mod statements;
 mod tls;
 mod url;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio_postgres::types::ToSql;
 
@@ -54,6 +61,10 @@ struct Inner {
     admission: Admission,
     connector: Connector,
     settings: PoolSettings,
+    /// A worker's store falls back on the server's while its own sets are empty.
+    fallback: Option<PgStore>,
+    /// The server's store: its workers' stores, for metrics that cover them all.
+    workers: Mutex<Vec<Weak<Inner>>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -93,11 +104,50 @@ impl PgStore {
         let first = connector.open().await?;
         let writers = settings.max_connections as usize;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let readers = cores.min(writers);
+        // With workers, requests use the workers' connections: this store
+        // keeps one for background work, and its reads serve its writes.
+        let (readers, writers) = match settings.workers {
+            0 => (cores.min(writers), writers),
+            _ => (1, 0),
+        };
         let reads = Connections::start(connector.clone(), readers, Some(first));
         let writes = Connections::start(connector.clone(), writers, None);
         let admission = Admission::new((readers + writers) * PIPELINE_DEPTH);
-        Ok(Self { inner: Arc::new(Inner { reads, writes, admission, connector, settings }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                reads,
+                writes,
+                admission,
+                connector,
+                settings,
+                fallback: None,
+                workers: Mutex::default(),
+            }),
+        })
+    }
+
+    /// A store for request worker `index`, whose connections run on the
+    /// calling runtime: one for reads (opened before this returns, when it
+    /// can be) and its share of `DATABASE_MAX_CONNECTIONS` for writes. Until
+    /// they are open, and whenever they are lost, it uses this store's.
+    pub async fn for_worker(&self, index: usize) -> Self {
+        let (total, workers) =
+            (self.inner.settings.max_connections as usize, self.inner.settings.workers.max(1));
+        let writers = total / workers + usize::from(index < total % workers);
+        let connector = self.inner.connector.clone();
+        let first = match tokio::time::timeout(STARTUP_WAIT, connector.open()).await {
+            Ok(Ok(first)) => Some(first),
+            _ => None,
+        };
+        let reads = Connections::start(connector.clone(), 1, first);
+        let writes = Connections::start(connector.clone(), writers, None);
+        let admission = Admission::new((1 + writers) * PIPELINE_DEPTH);
+        let settings = self.inner.settings;
+        let fallback = Some(self.clone());
+        let workers = Mutex::default();
+        let inner = Arc::new(Inner { reads, writes, admission, connector, settings, fallback, workers });
+        self.inner.workers.lock().expect("workers lock").push(Arc::downgrade(&inner));
+        Self { inner }
     }
 
     /// Runs `work` on an open connection, within the queue's bound.
@@ -112,17 +162,26 @@ impl PgStore {
         };
         // A write set still connecting (or lost) falls back on a reader, and back.
         let conn = set.pick().or_else(|| self.inner.reads.pick()).or_else(|| self.inner.writes.pick());
-        let conn = conn.ok_or(StoreError::Unreachable)?;
+        let conn = match (conn, &self.inner.fallback) {
+            (Some(conn), _) => conn,
+            (None, Some(server)) => return Box::pin(server.with_conn(role, work)).await,
+            (None, None) => return Err(StoreError::Unreachable),
+        };
         Ok(work(conn).await?)
     }
 
+    /// The server's connections and every worker's, summed.
     pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let every = self.every_set();
+        let sum = |counts: &dyn Fn(&Inner) -> (u32, u32)| {
+            every.iter().map(|inner| counts(inner)).fold((0, 0), |(open, max), (o, m)| (open + o, max + m))
+        };
         // Pipelined: every open connection takes more queries, none is "busy".
         let stats = |name, (open, max): (u32, u32)| PoolStats { name, open, idle: open as usize, max };
         // `postgres` is the DATABASE_MAX_CONNECTIONS set (writes), as before the split.
         vec![
-            stats("postgres", self.inner.writes.counts()),
-            stats("postgres_reads", self.inner.reads.counts()),
+            stats("postgres", sum(&|inner| inner.writes.counts())),
+            stats("postgres_reads", sum(&|inner| inner.reads.counts())),
         ]
     }
 
@@ -150,10 +209,24 @@ impl PgStore {
         self.inner.settings.statement_timeout
     }
 
+    /// The server's sets and those of every worker still running.
+    fn every_set(&self) -> Vec<Arc<Inner>> {
+        let server = &self.inner.fallback.as_ref().unwrap_or(self).inner;
+        let workers = server.workers.lock().expect("workers lock");
+        std::iter::once(Arc::clone(server)).chain(workers.iter().filter_map(Weak::upgrade)).collect()
+    }
+
+    /// Stops taking work; closing the server's store closes its workers' too.
     pub async fn close(&self) {
-        self.inner.admission.close();
-        self.inner.reads.close();
-        self.inner.writes.close();
+        let every = match self.inner.fallback {
+            None => self.every_set(),
+            Some(_) => vec![Arc::clone(&self.inner)],
+        };
+        for inner in &every {
+            inner.admission.close();
+            inner.reads.close();
+            inner.writes.close();
+        }
     }
 
     /// One statement, one round trip: the counting upsert rides in a CTE.
