@@ -71,7 +71,7 @@ async fn serve(config: Config, dev: bool) -> ExitCode {
             Err(error) => return fail(&error),
         }
     };
-    telemetry::init(&config.log_level, config.log_format);
+    let _log = telemetry::init(&config.log_level, config.log_format);
     let dev_secret = dev.then(|| config.auth.hs256_secret.clone()).flatten();
     let app = match App::build(config).await {
         Ok(app) => app,
@@ -97,7 +97,7 @@ fn print_dev_banner(addr: std::net::SocketAddr, secret: &[u8]) {
 }
 
 async fn migrate(config: Config) -> ExitCode {
-    telemetry::init(&config.log_level, config.log_format);
+    let _log = telemetry::init(&config.log_level, config.log_format);
     let result = async {
         let store = Store::connect_migrated(
             &config.database,

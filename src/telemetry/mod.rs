@@ -32,12 +32,26 @@ pub enum LogFormat {
     Json,
 }
 
+/// Lines a worker may queue for the writer thread; past that they are
+/// dropped (and counted by tracing-appender) rather than block a request.
+const LOG_QUEUE_LINES: usize = 64 * 1024;
+
 /// Installs the global subscriber; a second call (as in tests) is a no-op.
-pub fn init(log_level: &str, format: LogFormat) {
+/// Lines go to stderr from a thread of their own, so a worker never waits
+/// on the terminal or a slow log collector; keep the guard until exit,
+/// which writes out what is still queued.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(log_level: &str, format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_new(directives(log_level)).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("todo-api-log")
+        .finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
         LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
     };
+    guard
 }
