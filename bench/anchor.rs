@@ -7,7 +7,10 @@
 //! compared with.
 //!
 //!   cargo run --release --example anchor -- PORT DATABASE_URL
-//! serves `GET /api/{user_id}/tasks/{id}` from the `tasks` table.
+//! serves `GET /api/{user_id}/tasks/{id}` from the `tasks` table, and
+//! TechEmpower's own `GET /db` (one random row of a 10,000-row `world` table,
+//! created on start if missing), so the anchor itself can be held to the
+//! figure axum-pg's `/db` reaches on the same machine.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,10 +26,33 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 const SELECT: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at \
                       FROM tasks WHERE id = $1 AND user_id = $2";
+const SELECT_WORLD: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
+const WORLD: &str = "CREATE TABLE IF NOT EXISTS world (id integer PRIMARY KEY, randomnumber integer NOT NULL); \
+                     INSERT INTO world SELECT i, (random() * 9999)::integer + 1 FROM generate_series(1, 10000) i \
+                     ON CONFLICT DO NOTHING";
 
 struct Db {
     client: Client,
     select: Statement,
+    world: Statement,
+}
+
+#[derive(serde::Serialize)]
+struct Task<'a> {
+    id: i64,
+    user_id: &'a str,
+    title: &'a str,
+    description: Option<&'a str>,
+    completed: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(serde::Serialize)]
+struct World {
+    id: i32,
+    #[serde(rename = "randomNumber")]
+    random_number: i32,
 }
 
 async fn task(State(db): State<Arc<Db>>, Path((user, id)): Path<(String, i64)>) -> Response {
@@ -34,14 +60,27 @@ async fn task(State(db): State<Arc<Db>>, Path((user, id)): Path<(String, i64)>) 
         Ok(Some(row)) => {
             let created: time::OffsetDateTime = row.get(5);
             let updated: time::OffsetDateTime = row.get(6);
-            let body = serde_json::json!({
-                "id": row.get::<_, i64>(0), "user_id": row.get::<_, &str>(1), "title": row.get::<_, &str>(2),
-                "description": row.get::<_, Option<&str>>(3), "completed": row.get::<_, bool>(4),
-                "created_at": created.unix_timestamp(), "updated_at": updated.unix_timestamp(),
-            });
+            let body = Task {
+                id: row.get(0),
+                user_id: row.get(1),
+                title: row.get(2),
+                description: row.get(3),
+                completed: row.get(4),
+                created_at: created.unix_timestamp(),
+                updated_at: updated.unix_timestamp(),
+            };
             axum::Json(body).into_response()
         }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn world(State(db): State<Arc<Db>>) -> Response {
+    // TechEmpower draws each id from a thread-local small RNG too.
+    let id: i32 = rand::random_range(1..=10_000);
+    match db.client.query_one(&db.world, &[&id]).await {
+        Ok(row) => axum::Json(World { id: row.get(0), random_number: row.get(1) }).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
@@ -60,10 +99,12 @@ async fn worker(addr: SocketAddr, url: String) {
     let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connects");
     tokio::spawn(connection);
     let select = client.prepare(SELECT).await.expect("prepares");
+    let world_select = client.prepare(SELECT_WORLD).await.expect("prepares");
     let app = Router::new()
         .route("/api/{user_id}/tasks/{id}", get(task))
+        .route("/db", get(world))
         .route("/health", get(|| async { "ok" }))
-        .with_state(Arc::new(Db { client, select }));
+        .with_state(Arc::new(Db { client, select, world: world_select }));
     let listener = tokio::net::TcpListener::from_std(listener(addr)).expect("registers");
     let mut http = hyper::server::conn::http1::Builder::new();
     http.pipeline_flush(true);
@@ -82,6 +123,13 @@ fn main() {
     let port: u16 = args.next().expect("PORT").parse().expect("a port");
     let url = args.next().expect("DATABASE_URL");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let setup = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    setup.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connects");
+        tokio::spawn(connection);
+        client.batch_execute(WORLD).await.expect("creates the world table");
+    });
+    drop(setup);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let threads: Vec<_> = (0..cores)
         .map(|_| {
