@@ -1,7 +1,9 @@
 //! The connection cap: connections beyond `MAX_CONNECTIONS` wait in the listen
-//! queue and are served in turn. Its own test binary because the open
-//! connection gauge is process-wide and other tests' servers would move it.
+//! queue and are served in turn. Its own test binary, apart from tests/api and
+//! tests/system, because the open connection gauge is process-wide and other
+//! tests' servers would move it.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;

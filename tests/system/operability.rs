@@ -1,8 +1,7 @@
 //! What an operator relies on: metrics that count, request ids, logs free of
 //! secrets, a graceful stop that finishes in-flight requests, and `check`.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

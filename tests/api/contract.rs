@@ -1,7 +1,6 @@
 //! The API contract, over a real socket, against SQLite and PostgreSQL alike.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Engine, Reply, TestApp, spawn_app, token};
 use reqwest::Method;

@@ -3,8 +3,7 @@
 //! PgBouncer with a direct listen URL, or by polling without one), and a
 //! database restart while streams are open loses and repeats nothing.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

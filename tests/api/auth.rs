@@ -1,8 +1,7 @@
 //! Token attacks (RFC 8725): every malformed, forged or misused token is a 401
 //! with `WWW-Authenticate: Bearer error="invalid_token"`, on both engines.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Engine, SECRET, TestApp, forge, now, spawn_app};
 use jsonwebtoken::Algorithm::{HS256, HS384, HS512};

@@ -4,8 +4,7 @@
 //! to authenticate is refused before its tokens are verified, while already
 //! verified tokens from it, and other addresses, are not.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -2,8 +2,7 @@
 //! bookkeeping, tasks in it) opened by this binary: every row is still there,
 //! no migration runs twice, and the service works on it, ids continuing.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::direct::Direct;
 use common::{Engine, fresh_database, spawn_app_on_fresh};

@@ -1,7 +1,7 @@
 //! The OpenAPI document and the docs page: a snapshot guards the document so
 //! any API change shows up in review, and the page is served from the binary.
 
-mod common;
+use crate::common;
 
 use common::{Engine, spawn_app};
 use serde_json::Value;

@@ -3,8 +3,7 @@
 //! database is killed and restarted (PostgreSQL). Every key must end with
 //! exactly one task, whatever was lost in flight.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Stdio;

@@ -4,8 +4,7 @@
 //! database's (or role's) defaults and still cancel, `todo-api check` says
 //! whether they match the setting, and instances starting together migrate once.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -9,8 +9,7 @@
 //! Both engines run one after another in one test: the lookup counts it reads
 //! are process-wide metrics.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -3,8 +3,7 @@
 //! so the client's writes never fail and the connection stays usable; and
 //! behind a real nginx (default `max_fails`), no such answer becomes a 502.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -3,8 +3,7 @@
 //! connection cap (back-pressure, not refusal). Database-bound limits run on
 //! both engines.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! moment and each distinct token at most once, while a user whose session is
 //! cached keeps being served.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,8 +3,7 @@
 //! way). Whatever arrives, the server answers, never with a 5xx, and the
 //! victim's data neither leaks nor changes.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Engine, SECRET, TestApp, forge, now, spawn_app, token};
 use futures::StreamExt;

@@ -4,8 +4,7 @@
 //! statement, so of two writers holding one tag exactly one wins); `If-None-Match`
 //! makes a read of a task or of the list a cheap 304 while nothing changed.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Engine, Reply, TestApp, spawn_app, token};
 use reqwest::Method;

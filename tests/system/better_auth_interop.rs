@@ -7,8 +7,7 @@
 //! Needs Node.js and npm (it runs `npm ci` once in tests/interop/better-auth).
 //! Without Node it fails in CI and is skipped loudly elsewhere.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -3,8 +3,7 @@
 //! reset), responses ask their connections to close, and the process exits 0
 //! when the drain and the requests in flight are done. Twenty times per engine.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -8,8 +8,7 @@
 //! playwright-core) and Debian's Chromium (`/usr/bin/chromium`, or `CHROMIUM`).
 //! Without them it fails in CI and is skipped loudly elsewhere.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,8 +3,7 @@
 //! `sslmode` means what it means to libpq, and `channel_binding=require`
 //! really requires SCRAM-SHA-256-PLUS.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

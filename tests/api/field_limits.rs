@@ -3,8 +3,7 @@
 //! create and update; the body size limit grows with them; the served
 //! document states them. (The defaults are the contract suite's.)
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Engine, spawn_app_with};
 use reqwest::Method;

@@ -2,7 +2,7 @@
 //! engines (and PostgreSQL through PgBouncer): order, resumption, isolation,
 //! retention, tickets, limits and the ends of streams.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

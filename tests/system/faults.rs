@@ -3,8 +3,7 @@
 //! writing to SQLite. What must hold: fast 503s instead of hangs, recovery
 //! without a restart of the service, and no acknowledged write lost.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,8 +2,7 @@
 //! every algorithm Better Auth can use, rotation, refetch limits, outages, and
 //! the key-confusion attacks, on both engines.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

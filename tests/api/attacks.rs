@@ -4,8 +4,7 @@
 //! data is byte-identical afterwards. The token, contract and JWKS suites hold
 //! more cases of the same classes (see the closing note of issue 6).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use common::{Engine, Reply, SECRET, TestApp, forge, now, spawn_app, token};
 use jsonwebtoken::Algorithm::HS256;

@@ -3,8 +3,7 @@
 //! the key is per user, bound to its request, refused when malformed, and
 //! forgotten after its lifetime.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

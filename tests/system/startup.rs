@@ -100,10 +100,10 @@ fn help_documents_every_setting_and_hides_secret_values() {
         })
         .collect();
     let settings = [
-        include_str!("../src/config/mod.rs"),
-        include_str!("../src/config/auth.rs"),
-        include_str!("../src/config/realtime.rs"),
-        include_str!("../src/config/protection.rs"),
+        include_str!("../../src/config/mod.rs"),
+        include_str!("../../src/config/auth.rs"),
+        include_str!("../../src/config/realtime.rs"),
+        include_str!("../../src/config/protection.rs"),
     ]
     .iter()
     .map(|source| source.matches("env = \"").count())
