@@ -2,6 +2,7 @@
 //! and the validation errors input can produce. Nothing here knows about HTTP
 //! or SQL.
 
+mod bulk;
 mod change;
 mod listing;
 mod precondition;
@@ -9,6 +10,7 @@ mod task;
 mod timestamp;
 mod validation;
 
+pub use bulk::{BulkAction, BulkFilter, change_seq_etag, change_seq_of, parse_bulk_completion};
 pub use change::{Change, ChangeKind, ChangesSince};
 pub use listing::{LIMIT_MAX, ListParams, ListQuery, SortKey, SortOrder, StatusFilter};
 pub use precondition::{IfMatch, none_match_hits, task_etag};

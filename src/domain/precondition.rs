@@ -56,6 +56,20 @@ impl IfMatch {
         }
     }
 
+    /// From `If-Match` on the whole list (bulk actions): the tags name the
+    /// owner's change number (`X-Change-Seq`), weak as the list's version
+    /// (`W/"12"`, see `change_seq_etag`) or strong (`"12"`); the numbers sit
+    /// in `Revisions`. `*` holds always (a list always exists).
+    pub fn parse_change_seq(values: &[&str]) -> Self {
+        if values.is_empty() {
+            return Self::Absent;
+        }
+        match tags(values) {
+            None => Self::Exists,
+            Some(tags) => Self::Revisions(tags.iter().filter_map(|tag| super::change_seq_of(tag)).collect()),
+        }
+    }
+
     /// Does a task at `revision` satisfy it (for reads that check it in Rust)?
     pub fn admits(&self, revision: i64) -> bool {
         match self {
@@ -94,6 +108,14 @@ mod tests {
             assert_eq!(IfMatch::parse(&[bad]), IfMatch::Revisions(vec![]), "{bad:?}");
         }
         assert_eq!(IfMatch::parse(&["3, \"4\""]), IfMatch::Revisions(vec![4]));
+    }
+
+    #[test]
+    fn if_match_on_the_list_takes_change_numbers() {
+        assert_eq!(IfMatch::parse_change_seq(&[]), IfMatch::Absent);
+        assert_eq!(IfMatch::parse_change_seq(&["*"]), IfMatch::Exists);
+        assert_eq!(IfMatch::parse_change_seq(&["W/\"3\", \"5\""]), IfMatch::Revisions(vec![3, 5]));
+        assert_eq!(IfMatch::parse_change_seq(&["\"l3\"", "x"]), IfMatch::Revisions(vec![]));
     }
 
     #[test]

@@ -55,6 +55,13 @@ pub enum ApiError {
          fetch it again and reapply the change"
     )]
     PreconditionFailed(String),
+    /// `If-Match` on the list (a bulk action) did not hold; its current
+    /// version (`W/"<change seq>"`) goes back in `ETag`.
+    #[error(
+        "Precondition failed: the list was changed since the version in If-Match (it is now {0}, \
+         as X-Change-Seq); fetch it again and decide again"
+    )]
+    ListChanged(String),
     #[error("Idempotency-Key must be one header of 1 to 255 visible ASCII characters (a UUID, say)")]
     BadIdempotencyKey,
     #[error(
@@ -129,7 +136,7 @@ impl ApiError {
             Self::UnreadableBody | Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
-            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionFailed(_) | Self::ListChanged(_) => StatusCode::PRECONDITION_FAILED,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::AuthBusy(_) | Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::AuthUnavailable(_) | Self::Timeout(_) | Self::Draining => {
@@ -207,7 +214,7 @@ impl IntoResponse for ApiError {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
-            Self::PreconditionFailed(etag) => {
+            Self::PreconditionFailed(etag) | Self::ListChanged(etag) => {
                 if let Ok(value) = HeaderValue::from_str(etag) {
                     headers.insert(ETAG, value);
                 }

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::tasks::X_CHANGE_SEQ;
 use super::{ApiError, AppState};
-use crate::domain::{Task, TaskId};
+use crate::domain::{BulkAction, BulkFilter, Task, TaskId, change_seq_of};
 use crate::store::idempotency::{Claim, Claimed, KeyedRequest, StoredResponse};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -50,6 +51,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 pub enum Guarded {
     Create,
     Complete(TaskId),
+    /// A bulk action on the list, with its filter.
+    Bulk(BulkAction, BulkFilter),
 }
 
 /// The digest that says "the same request": the route, and the body as JSON
@@ -59,6 +62,7 @@ fn fingerprint(guarded: Guarded, body: Option<&Map<String, Value>>) -> String {
     match guarded {
         Guarded::Create => digest.update(b"create\n"),
         Guarded::Complete(id) => digest.update(format!("complete {}\n", id.get())),
+        Guarded::Bulk(action, filter) => digest.update(format!("bulk {action:?} {:?}\n", filter.completed)),
     }
     if let Some(body) = body {
         digest.update(serde_json::to_vec(body).expect("a JSON map serializes"));
@@ -151,6 +155,11 @@ fn replay(stored: StoredResponse) -> Response {
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    // A bulk action's answer carries the list's version: its change number too.
+    let change_seq = stored.etag.as_deref().filter(|tag| tag.starts_with("W/")).and_then(change_seq_of);
+    if let Some(seq) = change_seq {
+        headers.insert(X_CHANGE_SEQ, HeaderValue::from(seq));
+    }
     for (name, value) in [(ETAG, stored.etag), (LOCATION, stored.location)] {
         if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(name, value);
@@ -167,6 +176,11 @@ async fn rebuilt(
     task_id: i64,
     guarded: Guarded,
 ) -> Result<Response, ApiError> {
+    if let Guarded::Bulk(..) = guarded {
+        // Never reached: a bulk action stores its answer with its write, and
+        // the fingerprint keeps a single-task write's key from matching it.
+        return Err(ApiError::IdempotencyKeyReused);
+    }
     let id = TaskId::parse(&task_id.to_string()).ok_or(ApiError::TaskNotFound)?;
     let task: Task = state.store.get_task(owner, id).await?.ok_or(ApiError::TaskNotFound)?;
     let mut response = super::tasks::with_etag(StatusCode::OK, task);

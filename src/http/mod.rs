@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, the layers around them, and the error type.
 
 mod balance;
+mod bulk;
 mod drain;
 mod error;
 mod events;
@@ -12,6 +13,7 @@ mod linger;
 mod listen;
 mod observe;
 pub mod openapi;
+mod openapi_bulk;
 mod openapi_realtime;
 mod serve;
 mod slash;
@@ -81,7 +83,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
-        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::list, tasks::create, bulk::complete_all, bulk::delete_matching))
         .routes(routes!(tasks::get, tasks::update, tasks::patch, tasks::delete))
         .routes(routes!(tasks::toggle));
     api.routes(routes!(events::changes))

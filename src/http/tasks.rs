@@ -187,7 +187,7 @@ pub async fn create(
 
 /// This instance wrote one of `owner`'s tasks: their change streams look at
 /// the log (here, and through NOTIFY on other instances).
-fn announced(
+pub(super) fn announced(
     state: &AppState,
     owner: &str,
     outcome: Result<Response, ApiError>,

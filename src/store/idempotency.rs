@@ -104,9 +104,10 @@ pub const STORE_RESPONSE: &str = "UPDATE idempotency_keys SET status = $4, respo
      WHERE user_id = $1 AND key = $2 AND claim = $3";
 
 /// Gives a claim back when its request failed for a passing reason (503), so
-/// a retry can execute; never once the write happened.
-pub const RELEASE_KEY: &str =
-    "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND claim = $3 AND task_id IS NULL";
+/// a retry can execute; never once the write happened (a task recorded on
+/// the key, or a bulk action's answer stored with its write).
+pub const RELEASE_KEY: &str = "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND claim = $3 \
+     AND task_id IS NULL AND status IS NULL";
 
 pub const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at < $1";
 

@@ -16,6 +16,7 @@ macro_rules! on_engine {
 }
 
 mod admission;
+pub mod bulk;
 pub mod changes;
 mod config;
 mod error;

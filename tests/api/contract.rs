@@ -313,10 +313,10 @@ contract! {
             assert_eq!((reply.status.as_u16(), reply.json.clone()), (404, json!({"detail": "Not Found"})), "{path}");
         }
         for (method, path, allow) in [
-            (Method::DELETE, "/api/alice/tasks", "GET,HEAD,POST"),
+            (Method::PUT, "/api/alice/tasks", "GET,HEAD,POST,PATCH,DELETE"),
             (Method::POST, "/api/alice/tasks/1", "GET,HEAD,PUT,PATCH,DELETE"),
             (Method::GET, "/api/alice/tasks/1/complete", "PATCH"),
-            (Method::TRACE, "/api/alice/tasks", "GET,HEAD,POST"),
+            (Method::TRACE, "/api/alice/tasks", "GET,HEAD,POST,PATCH,DELETE"),
         ] {
             let reply = app.send(app.http.request(method.clone(), app.url(path))).await;
             assert_eq!(reply.status, 405, "{method} {path}");

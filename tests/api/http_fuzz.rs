@@ -62,7 +62,10 @@ fn target(rng: &mut StdRng, pools: &Pools) -> (&'static str, String) {
     const ANY: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "BREW"];
     let user = user_segment(rng);
     let (methods, mut path): (&[&str], String) = match rng.random_range(0..12) {
-        0..=3 => (&["GET", "POST", "POST"], format!("/api/{user}/tasks")),
+        0..=3 => {
+            let filter = pick(rng, &["", "", "?completed=true", "?completed=false", "?status=all", "?x=1"]);
+            (&["GET", "POST", "POST", "PATCH", "DELETE"], format!("/api/{user}/tasks{filter}"))
+        }
         4..=7 => {
             (&["GET", "PUT", "PATCH", "DELETE"], format!("/api/{user}/tasks/{}", id_segment(rng, pools)))
         }

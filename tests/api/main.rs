@@ -13,6 +13,7 @@ mod common;
 
 mod attacks;
 mod auth;
+mod bulk;
 mod conditional;
 mod contract;
 mod field_limits;

@@ -71,7 +71,22 @@ fn every_route_declares_auth_and_its_error_answers() {
             }
         }
     }
-    assert_eq!(operations, 10, "list, create, get, put, patch, delete, toggle, changes, events, ticket");
+    assert_eq!(
+        operations, 12,
+        "list, create, mark all, clear, get, put, patch, delete, toggle, changes, events, ticket"
+    );
+    for method in ["patch", "delete"] {
+        let bulk = &paths["/api/{user_id}/tasks"][method];
+        assert!(bulk["responses"]["200"]["headers"]["X-Change-Seq"].is_object(), "{method}");
+        for status in ["412", "422", "429"] {
+            assert!(bulk["responses"].get(status).is_some(), "bulk {method} lacks {status}");
+        }
+        let names: Vec<&str> =
+            bulk["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        for name in ["completed", "status", "If-Match", "Idempotency-Key"] {
+            assert!(names.contains(&name), "bulk {method} lacks {name}: {names:?}");
+        }
+    }
     let changes = &paths["/api/{user_id}/changes"]["get"];
     assert!(changes["responses"].get("410").is_some());
     let events = &paths["/api/{user_id}/events"]["get"];

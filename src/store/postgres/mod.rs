@@ -15,6 +15,7 @@
 //! background work, and is what a worker falls back on while its own
 //! connections are (re)connecting.
 
+mod bulk;
 mod changes;
 mod connections;
 mod keys;

@@ -7,7 +7,7 @@
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Error, Row, Statement};
 
-use super::super::{changes, idempotency as keys, sql};
+use super::super::{bulk, changes, idempotency as keys, sql};
 
 pub struct Definition {
     pub sql: &'static str,
@@ -15,90 +15,48 @@ pub struct Definition {
 }
 
 const LIST_TYPES: &[Type] = &[Type::TEXT, Type::BOOL, Type::INT8, Type::INT8];
-
-/// Indexes into `DEFINITIONS` (and into a connection's prepared statements).
-pub const CREATE: usize = 0;
-pub const SELECT: usize = 1;
-pub const UPDATE: usize = 2;
-pub const TOGGLE: usize = 3;
-pub const DELETE: usize = 4;
-pub const COUNT: usize = 5;
-pub const PING: usize = 6;
-/// The listings, `LIST + sql::list_index(sort, order)`.
-pub const LIST: usize = 7;
-/// Idempotency keys (see `store::idempotency`).
-pub const CLAIM_KEY: usize = 13;
-pub const READ_KEY: usize = 14;
-pub const STORE_RESPONSE: usize = 15;
-pub const RELEASE_KEY: usize = 16;
-pub const PRUNE_KEYS: usize = 17;
-pub const CLAIM_HELD: usize = 18;
-pub const CREATE_CLAIMED: usize = 19;
-pub const TOGGLE_CLAIMED: usize = 20;
-/// The change log and stream tickets (see `store::changes`).
-pub const CHANGE_HEAD: usize = 21;
-pub const READ_CHANGES: usize = 22;
-pub const PRUNE_CHANGES: usize = 23;
-pub const ISSUE_TICKET: usize = 24;
-pub const REDEEM_TICKET: usize = 25;
-pub const PRUNE_TICKETS: usize = 26;
-pub const CHANGE_HEADS: usize = 27;
-pub const NOTIFY: usize = 28;
-
 const KEY: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8];
 
-pub const DEFINITIONS: [Definition; 29] = [
-    Definition {
-        sql: sql::CREATE_TASK_WITH_USER,
-        types: &[Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL],
-    },
-    Definition { sql: sql::SELECT_TASK, types: &[Type::INT8, Type::TEXT] },
-    Definition {
-        sql: sql::UPDATE_TASK,
-        types: &[
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::BOOL,
-            Type::TEXT,
-            Type::BOOL,
-            Type::TIMESTAMPTZ,
-            Type::TEXT,
-        ],
-    },
-    Definition { sql: sql::TOGGLE_TASK, types: &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT] },
-    Definition { sql: sql::DELETE_TASK_AND_UNCOUNT, types: &[Type::INT8, Type::TEXT, Type::TEXT] },
-    Definition { sql: sql::COUNT_TASKS, types: &[Type::TEXT, Type::BOOL] },
-    Definition { sql: sql::PING, types: &[] },
-    Definition { sql: sql::LIST_TASKS[0], types: LIST_TYPES },
-    Definition { sql: sql::LIST_TASKS[1], types: LIST_TYPES },
-    Definition { sql: sql::LIST_TASKS[2], types: LIST_TYPES },
-    Definition { sql: sql::LIST_TASKS[3], types: LIST_TYPES },
-    Definition { sql: sql::LIST_TASKS[4], types: LIST_TYPES },
-    Definition { sql: sql::LIST_TASKS[5], types: LIST_TYPES },
-    Definition {
-        sql: keys::CLAIM_KEY,
-        types: &[
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT8,
-            Type::TIMESTAMPTZ,
-            Type::TIMESTAMPTZ,
-            Type::TIMESTAMPTZ,
-        ],
-    },
-    Definition { sql: keys::READ_KEY, types: &[Type::TEXT, Type::TEXT] },
-    Definition {
-        sql: keys::STORE_RESPONSE,
-        types: &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT],
-    },
-    Definition { sql: keys::RELEASE_KEY, types: KEY },
-    Definition { sql: keys::PRUNE_KEYS, types: &[Type::TIMESTAMPTZ] },
-    Definition { sql: keys::CLAIM_HELD, types: KEY },
-    Definition {
-        sql: sql::CREATE_TASK_CLAIMED,
-        types: &[
+/// Declares each statement once, by name, with its SQL and parameter types:
+/// the name is its index into `DEFINITIONS` (and into a connection's
+/// prepared statements), counted by the compiler, never kept by hand.
+macro_rules! statements {
+    ($($(#[$doc:meta])* $name:ident = $sql:expr, $types:expr;)*) => {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        enum Index { $($name),* }
+        $($(#[$doc])* pub const $name: usize = Index::$name as usize;)*
+        pub const DEFINITIONS: &[Definition] = &[$(Definition { sql: $sql, types: $types }),*];
+    };
+}
+
+statements! {
+    CREATE = sql::CREATE_TASK_WITH_USER,
+        &[Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL];
+    SELECT = sql::SELECT_TASK, &[Type::INT8, Type::TEXT];
+    UPDATE = sql::UPDATE_TASK,
+        &[Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::TEXT];
+    TOGGLE = sql::TOGGLE_TASK, &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT];
+    DELETE = sql::DELETE_TASK_AND_UNCOUNT, &[Type::INT8, Type::TEXT, Type::TEXT];
+    COUNT = sql::COUNT_TASKS, &[Type::TEXT, Type::BOOL];
+    PING = sql::PING, &[];
+    /// The listings, `LIST + sql::list_index(sort, order)`: in `LIST_TASKS` order.
+    LIST = sql::LIST_TASKS[0], LIST_TYPES;
+    LIST_1 = sql::LIST_TASKS[1], LIST_TYPES;
+    LIST_2 = sql::LIST_TASKS[2], LIST_TYPES;
+    LIST_3 = sql::LIST_TASKS[3], LIST_TYPES;
+    LIST_4 = sql::LIST_TASKS[4], LIST_TYPES;
+    LIST_5 = sql::LIST_TASKS[5], LIST_TYPES;
+    /// Idempotency keys (see `store::idempotency`).
+    CLAIM_KEY = keys::CLAIM_KEY,
+        &[Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ];
+    READ_KEY = keys::READ_KEY, &[Type::TEXT, Type::TEXT];
+    STORE_RESPONSE = keys::STORE_RESPONSE,
+        &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT];
+    RELEASE_KEY = keys::RELEASE_KEY, KEY;
+    PRUNE_KEYS = keys::PRUNE_KEYS, &[Type::TIMESTAMPTZ];
+    CLAIM_HELD = keys::CLAIM_HELD, KEY;
+    CREATE_CLAIMED = sql::CREATE_TASK_CLAIMED,
+        &[
             Type::TEXT,
             Type::TEXT,
             Type::TIMESTAMPTZ,
@@ -108,21 +66,27 @@ pub const DEFINITIONS: [Definition; 29] = [
             Type::BOOL,
             Type::TEXT,
             Type::INT8,
-        ],
-    },
-    Definition {
-        sql: sql::TOGGLE_TASK_CLAIMED,
-        types: &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8],
-    },
-    Definition { sql: changes::CHANGE_HEAD, types: &[Type::TEXT] },
-    Definition { sql: changes::READ_CHANGES, types: &[Type::TEXT, Type::INT8, Type::INT8] },
-    Definition { sql: changes::PRUNE_CHANGES, types: &[Type::INT8, Type::INT8] },
-    Definition { sql: changes::ISSUE_TICKET, types: &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8] },
-    Definition { sql: changes::REDEEM_TICKET, types: &[Type::TEXT, Type::INT8] },
-    Definition { sql: changes::PRUNE_TICKETS, types: &[Type::INT8] },
-    Definition { sql: super::notify::CHANGE_HEADS, types: &[Type::TEXT_ARRAY] },
-    Definition { sql: super::notify::NOTIFY, types: &[Type::TEXT] },
-];
+        ];
+    TOGGLE_CLAIMED = sql::TOGGLE_TASK_CLAIMED,
+        &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8];
+    /// The change log and stream tickets (see `store::changes`).
+    CHANGE_HEAD = changes::CHANGE_HEAD, &[Type::TEXT];
+    READ_CHANGES = changes::READ_CHANGES, &[Type::TEXT, Type::INT8, Type::INT8];
+    PRUNE_CHANGES = changes::PRUNE_CHANGES, &[Type::INT8, Type::INT8];
+    ISSUE_TICKET = changes::ISSUE_TICKET, &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
+    REDEEM_TICKET = changes::REDEEM_TICKET, &[Type::TEXT, Type::INT8];
+    PRUNE_TICKETS = changes::PRUNE_TICKETS, &[Type::INT8];
+    CHANGE_HEADS = super::notify::CHANGE_HEADS, &[Type::TEXT_ARRAY];
+    NOTIFY = super::notify::NOTIFY, &[Type::TEXT];
+    /// Bulk actions (see `store::bulk`).
+    COMPLETE_ALL = bulk::COMPLETE_ALL,
+        &[Type::TEXT, Type::BOOL, Type::BOOL, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT];
+    DELETE_MATCHING = bulk::DELETE_MATCHING, &[Type::TEXT, Type::BOOL, Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT];
+}
+
+// `LIST + sql::list_index(..)` reaches every listing, and only listings.
+const _: () = assert!(LIST_1 == LIST + 1 && LIST_5 == LIST + 5 && LIST_5 - LIST + 1 == sql::LIST_TASKS.len());
+const _: () = assert!(LIST_2 == LIST + 2 && LIST_3 == LIST + 3 && LIST_4 == LIST + 4);
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 

@@ -33,7 +33,7 @@ static KEY_SQL: LazyLock<KeySql> = LazyLock::new(|| KeySql {
     prune_keys: for_sqlite(keys::PRUNE_KEYS),
 });
 
-fn claim_held(conn: &Connection, user_id: &str, key: &str, token: i64) -> rusqlite::Result<bool> {
+pub(super) fn claim_held(conn: &Connection, user_id: &str, key: &str, token: i64) -> rusqlite::Result<bool> {
     conn.prepare_cached(&KEY_SQL.claim_held)?
         .query_row(params![user_id, key, token], |_| Ok(()))
         .optional()
@@ -42,6 +42,19 @@ fn claim_held(conn: &Connection, user_id: &str, key: &str, token: i64) -> rusqli
 
 fn mark_written(conn: &Connection, user_id: &str, key: &str, task_id: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(&KEY_SQL.mark_written)?.execute(params![user_id, key, task_id]).map(drop)
+}
+
+/// The answer to the request that holds the claim (`token`).
+pub(super) fn store_response(
+    conn: &Connection,
+    user_id: &str,
+    key: &str,
+    token: i64,
+    response: StoredResponse,
+) -> rusqlite::Result<()> {
+    let StoredResponse { status, body, etag, location } = response;
+    let values = params![user_id, key, token, i64::from(status), body, etag, location];
+    conn.prepare_cached(&KEY_SQL.store_response)?.execute(values).map(drop)
 }
 
 impl SqliteStore {
@@ -135,12 +148,8 @@ impl SqliteStore {
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
         let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
-        let StoredResponse { status, body, etag, location } = response.clone();
-        self.write(move |conn| {
-            let values = params![user, key, token, i64::from(status), body, etag, location];
-            conn.prepare_cached(&KEY_SQL.store_response)?.execute(values).map(drop)
-        })
-        .await
+        let response = response.clone();
+        self.write(move |conn| store_response(conn, &user, &key, token, response)).await
     }
 
     pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 //! readers and the writer never block each other; `synchronous=NORMAL`,
 //! which with WAL loses nothing on a process crash (only on power loss).
 
+mod bulk;
 mod changes;
 mod keys;
 mod options;

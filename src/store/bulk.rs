@@ -1,0 +1,145 @@
+//! Bulk actions on one owner's list (see `domain::bulk`): every matching task
+//! changed or deleted in one transaction, each with its own change event (the
+//! log's triggers fire per row, so the events are one contiguous run of the
+//! owner's numbers), gated on `If-Match` against the owner's change number
+//! and, with an `Idempotency-Key`, on the key's claim.
+//!
+//! A keyed bulk action stores its answer in the same transaction as the
+//! write: unlike a single task's, a count cannot be rebuilt afterwards, so a
+//! retry must never find the write done and its answer missing.
+
+use super::idempotency::Claimed;
+use super::{Store, StoreError, sql};
+use crate::domain::{BulkAction, BulkFilter, IfMatch};
+
+/// One bulk action, as the handler asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Bulk<'a> {
+    pub owner: &'a str,
+    pub action: BulkAction,
+    pub filter: BulkFilter,
+    pub if_match: &'a IfMatch,
+    pub claim: Option<Claimed<'a>>,
+}
+
+/// What a bulk action did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkDone {
+    /// `count` tasks changed (or deleted); the owner's change number after them.
+    Done { count: i64, change_seq: i64 },
+    /// `If-Match` did not hold: nothing written; the owner's change number now.
+    Changed { change_seq: i64 },
+    /// The idempotency claim was taken over: nothing written.
+    ClaimLost,
+}
+
+impl Store {
+    pub async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
+        on_engine!(self, engine => engine.bulk(bulk).await)
+    }
+}
+
+/// The claim the write is gated on, locked for the statement: `$k` key and
+/// `$t` token, or no gate at all when `$k` is NULL.
+macro_rules! claim_gate {
+    ($k:literal, $t:literal) => {
+        concat!(
+            "claim AS (SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $",
+            $k,
+            " AND claim = $",
+            $t,
+            " AND task_id IS NULL AND status IS NULL FOR UPDATE), \
+             gate AS (SELECT 1 WHERE $",
+            $k,
+            "::text IS NULL OR EXISTS (SELECT 1 FROM claim)), "
+        )
+    };
+}
+
+/// The owner's row locked (so the number read is the one the triggers count
+/// on from), and `ok` holding that number when `$e` (the accepted numbers,
+/// as `sql::revision_list` writes them) admits it. An owner with no row yet
+/// is at 0.
+macro_rules! seq_gate {
+    ($e:literal) => {
+        concat!(
+            "owner AS (SELECT change_seq FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM gate) FOR UPDATE), \
+             ok AS (SELECT COALESCE((SELECT change_seq FROM owner), 0) AS seq WHERE EXISTS (SELECT 1 FROM gate) \
+             AND ($",
+            $e,
+            "::text IS NULL OR $",
+            $e,
+            " LIKE '%,' || CAST(COALESCE((SELECT change_seq FROM owner), 0) AS TEXT) || ',%')), "
+        )
+    };
+}
+
+/// The answer stored on the key (`$k`) with the write: `{"<$f>": N}` and
+/// the list's new version as a weak tag; then what the statement did.
+macro_rules! answer_and_report {
+    ($done:literal, $k:literal, $f:literal) => {
+        concat!(
+            "counted AS (SELECT count(*) AS n FROM ",
+            $done,
+            "), answered AS (UPDATE idempotency_keys SET status = 200, \
+             response = '{\"' || $",
+            $f,
+            " || '\":' || (SELECT n FROM counted) || '}', \
+             etag = 'W/\"' || ((SELECT seq FROM ok) + (SELECT n FROM counted)) || '\"' \
+             WHERE user_id = $1 AND key = $",
+            $k,
+            " AND EXISTS (SELECT 1 FROM claim) AND EXISTS (SELECT 1 FROM ok)) \
+             SELECT EXISTS (SELECT 1 FROM gate), (SELECT seq FROM ok), (SELECT n FROM counted), \
+             COALESCE((SELECT change_seq FROM owner), 0)"
+        )
+    };
+}
+
+/// PostgreSQL: sets `completed` (`$3`) on every task of the owner that
+/// matches `$2` (NULL: all) and does not have it yet. `$4` now, `$5` the
+/// accepted change numbers, `$6`/`$7` the claim, `$8` the answer's field.
+pub const COMPLETE_ALL: &str = concat!(
+    "WITH ",
+    claim_gate!(6, 7),
+    seq_gate!(5),
+    "changed AS (UPDATE tasks SET completed = $3, updated_at = $4, revision = revision + 1 \
+     WHERE user_id = $1 AND completed <> $3 AND ($2::boolean IS NULL OR completed = $2) \
+     AND EXISTS (SELECT 1 FROM ok) RETURNING 1), ",
+    answer_and_report!("changed", 6, 8)
+);
+
+/// PostgreSQL: deletes every task of the owner that matches `$2` and gives
+/// the quota back. `$3` the accepted change numbers, `$4`/`$5` the claim,
+/// `$6` the answer's field.
+pub const DELETE_MATCHING: &str = concat!(
+    "WITH ",
+    claim_gate!(4, 5),
+    seq_gate!(3),
+    "gone AS (DELETE FROM tasks WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+     AND EXISTS (SELECT 1 FROM ok) RETURNING 1), \
+     uncounted AS (UPDATE users SET task_count = task_count - (SELECT count(*) FROM gone) \
+     WHERE id = $1 AND EXISTS (SELECT 1 FROM gone)), ",
+    answer_and_report!("gone", 4, 6)
+);
+
+/// SQLite: the same writes as plain statements in the writer's transaction.
+pub const SET_COMPLETED_WHERE: &str = "UPDATE tasks SET completed = $3, updated_at = $4, revision = revision + 1 \
+     WHERE user_id = $1 AND completed <> $3 AND ($2 IS NULL OR completed = $2)";
+
+pub const DELETE_WHERE: &str = "DELETE FROM tasks WHERE user_id = $1 AND ($2 IS NULL OR completed = $2)";
+
+pub const UNCOUNT_MANY: &str = "UPDATE users SET task_count = task_count - $2 WHERE id = $1";
+
+/// `If-Match`'s change numbers as `seq_gate!`'s parameter.
+pub fn accepted_seqs(if_match: &IfMatch) -> Option<String> {
+    sql::revision_list(if_match)
+}
+
+/// What a PostgreSQL bulk statement's row says.
+pub(super) fn settle(gated: bool, seq: Option<i64>, count: i64, current: i64) -> BulkDone {
+    match (gated, seq) {
+        (false, _) => BulkDone::ClaimLost,
+        (true, None) => BulkDone::Changed { change_seq: current },
+        (true, Some(seq)) => BulkDone::Done { count, change_seq: seq + count },
+    }
+}
