@@ -9,8 +9,10 @@ use secrecy::ExposeSecret;
 
 use todo_api::app::{self, App};
 use todo_api::auth::mint_hs256;
-use todo_api::config::{Cli, Command, Config, ServeArgs, TokenArgs};
-use todo_api::store::{PoolSettings, Store};
+use todo_api::config::{Cli, Command, Config, ServeArgs, TokenArgs, UserCommand};
+use todo_api::domain::{Change, Task, Timestamp};
+use todo_api::store::user_data::BackupError;
+use todo_api::store::{DatabaseConfig, PoolSettings, Store};
 use todo_api::telemetry;
 
 /// Lifetime of the token `serve --dev` prints.
@@ -49,6 +51,8 @@ fn main() -> ExitCode {
         Command::Migrate => runtime.block_on(migrate(config)),
         Command::Token(args) => token(&config, &args),
         Command::Check => runtime.block_on(check(config)),
+        Command::User(args) => runtime.block_on(user_data(config, args.command)),
+        Command::Backup(args) => runtime.block_on(backup(config, &args.path)),
         Command::Openapi => {
             let document = todo_api::http::openapi_document(&config.limits);
             println!("{}", document.to_pretty_json().expect("the document serializes"));
@@ -171,6 +175,67 @@ async fn timeouts_in_force(pg: &todo_api::store::postgres::PgStore) -> Result<St
         "{found}, but DATABASE_STATEMENT_TIMEOUT_SECONDS asks for {wanted} ms; behind a pooler set both for \
          the role: ALTER ROLE <user> SET statement_timeout = '{wanted}ms'; ALTER ROLE <user> SET lock_timeout = '{wanted}ms'"
     ))
+}
+
+/// The store for a command run beside the server: one connection, the
+/// schema brought up to date (a new database exports as empty).
+async fn operator_store(config: &Config) -> Result<Store, todo_api::store::StoreError> {
+    let settings = PoolSettings { max_connections: 1, workers: 0, ..config.pool_settings() };
+    Store::connect_migrated(&config.database, settings).await
+}
+
+/// `todo-api user export|delete USER_ID`.
+async fn user_data(config: Config, command: UserCommand) -> ExitCode {
+    let store = match operator_store(&config).await {
+        Ok(store) => store,
+        Err(error) => return fail(&error),
+    };
+    let done = match &command {
+        UserCommand::Export { user_id } => store.export_user(user_id).await.map(|data| {
+            let export = Export { user_id, exported_at: Timestamp::now(), tasks: &data.tasks, changes: &data.changes };
+            println!("{}", serde_json::to_string_pretty(&export).expect("an export serializes"));
+        }),
+        UserCommand::Delete { user_id } => store.erase_user(user_id).await.map(|erased| {
+            println!(
+                "erased user {user_id:?}: {} tasks, {} changes, {} idempotency keys, {} stream tickets, {} owner row",
+                erased.tasks, erased.changes, erased.idempotency_keys, erased.stream_tickets, erased.users
+            );
+        }),
+    };
+    store.close().await;
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// What `user export` prints: the tasks as the API shows them, the change
+/// log as `/changes` shows it.
+#[derive(serde::Serialize)]
+struct Export<'a> {
+    user_id: &'a str,
+    exported_at: Timestamp,
+    tasks: &'a [Task],
+    changes: &'a [Change],
+}
+
+async fn backup(config: Config, path: &std::path::Path) -> ExitCode {
+    if let DatabaseConfig::Postgres(_) = config.database {
+        return fail(&BackupError::NotEmbedded);
+    }
+    let store = match operator_store(&config).await {
+        Ok(store) => store,
+        Err(error) => return fail(&error),
+    };
+    let done = store.backup_to(path).await;
+    store.close().await;
+    match done {
+        Ok(()) => {
+            println!("backed up {} to {}", config.database_display(), path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
+    }
 }
 
 fn token(config: &Config, args: &TokenArgs) -> ExitCode {

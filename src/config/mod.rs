@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::http::HeaderValue;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::MIN_SECRET_BYTES;
@@ -16,10 +16,12 @@ use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
 use crate::telemetry::LogFormat;
 
 mod auth;
+mod commands;
 mod protection;
 mod realtime;
 use auth::auth_config;
 pub use auth::{AuthConfig, AuthSettings, JwksConfig};
+pub use commands::{BackupArgs, Command, ServeArgs, TokenArgs, UserArgs, UserCommand};
 pub use protection::{ProtectionConfig, ProtectionSettings};
 pub use realtime::{RealtimeConfig, RealtimeSettings};
 
@@ -35,41 +37,6 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub settings: Settings,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the HTTP server (the default when no command is given).
-    Serve(ServeArgs),
-    /// Apply pending database migrations, then exit.
-    Migrate,
-    /// Print an HS256 token for a user, signed with BETTER_AUTH_SECRET.
-    Token(TokenArgs),
-    /// Print the OpenAPI 3.1 document (as served at /openapi.json).
-    Openapi,
-    /// Check the configuration, the database and the auth keys; exit non-zero on a problem.
-    Check,
-}
-
-#[derive(Debug, Default, Args)]
-pub struct ServeArgs {
-    /// Try it out: use an ephemeral random secret for this run only, listen on
-    /// 127.0.0.1, and print a ready-to-use token and curl line.
-    #[arg(long)]
-    pub dev: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct TokenArgs {
-    /// The user id to put in the token's `sub` claim.
-    #[arg(long)]
-    pub sub: String,
-    /// An e-mail address to put in the token's `email` claim.
-    #[arg(long)]
-    pub email: Option<String>,
-    /// Seconds until the token expires.
-    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
-    pub ttl: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -26,6 +26,7 @@ pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+pub mod user_data;
 
 use std::time::Duration;
 

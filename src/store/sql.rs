@@ -141,6 +141,10 @@ pub fn list_index(sort: SortKey, order: SortOrder) -> usize {
 
 pub const PING: &str = "SELECT 1";
 
+/// Every task of one owner, oldest first (the user's data export).
+pub const OWNER_TASKS: &str =
+    concat!("SELECT ", task_columns!(), " FROM tasks WHERE user_id = $1 ORDER BY id");
+
 /// SQLite reads `$1` as a parameter *named* "$1", numbered by first
 /// appearance; `?1` is numbered as written, which is what `$1` means here.
 pub fn for_sqlite(sql: &str) -> String {

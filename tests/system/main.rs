@@ -24,3 +24,4 @@ mod postgres_tls;
 mod realtime_cluster;
 mod session_flood;
 mod startup;
+mod user_data;

@@ -68,7 +68,7 @@ impl PgStore {
     }
 }
 
-fn change_from_pg(row: &Row) -> Result<Change, tokio_postgres::Error> {
+pub(super) fn change_from_pg(row: &Row) -> Result<Change, tokio_postgres::Error> {
     let kind: &str = row.try_get(1)?;
     Ok(Change {
         seq: row.try_get(0)?,

@@ -24,6 +24,7 @@ mod notify;
 mod statements;
 mod tls;
 mod url;
+mod user_data;
 
 use std::sync::{Arc, Mutex, Weak};
 

@@ -97,7 +97,7 @@ impl SqliteStore {
     }
 }
 
-fn change_from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
+pub(super) fn change_from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
     let kind: String = row.get(1)?;
     Ok(Change {
         seq: row.get(0)?,

@@ -7,6 +7,7 @@ mod bulk;
 mod changes;
 mod keys;
 mod options;
+mod user_data;
 mod workers;
 
 use std::sync::{Arc, LazyLock};
