@@ -1,8 +1,7 @@
 //! Bulk actions on one owner's list (see `domain::bulk`): every matching task
-//! changed or deleted in one transaction, each with its own change event (the
-//! log's triggers fire per row, so the events are one contiguous run of the
-//! owner's numbers), gated on `If-Match` against the owner's change number
-//! and, with an `Idempotency-Key`, on the key's claim.
+//! changed or deleted in one transaction, each with its own change event (one
+//! contiguous run of the owner's numbers), gated on `If-Match` against the
+//! owner's change number and, with an `Idempotency-Key`, on the key's claim.
 //!
 //! A keyed bulk action stores its answer in the same transaction as the
 //! write: unlike a single task's, a count cannot be rebuilt afterwards, so a
@@ -74,14 +73,52 @@ macro_rules! seq_gate {
     };
 }
 
+/// Says, for this statement's transaction, that it writes the change log
+/// itself, so the row trigger steps aside (migration 7 on PostgreSQL): one
+/// bump of the owner's counter for the statement instead of one per row.
+/// The write's `WHERE` refers to it, so it is set before the first row changes
+/// (the row triggers fire at the statement's end).
+macro_rules! logs_itself {
+    () => {
+        "by_statement AS (SELECT set_config('todo.change_log', 'by_statement', true)), "
+    };
+}
+
+/// The task's columns a write returns, for its log rows.
+macro_rules! returning_task {
+    () => {
+        " RETURNING id, user_id, title, description, completed, created_at, updated_at, revision), "
+    };
+}
+
+/// The statement's own log rows: `$rows` (the changed tasks) numbered from
+/// the owner's locked counter in id order, as `$kind`; then the counter moved
+/// past them (with `$more`, the rest of the owner row's change) in one update.
+macro_rules! log_rows {
+    ($rows:literal, $kind:literal, $more:literal) => {
+        concat!(
+            "counted AS (SELECT count(*) AS n FROM ",
+            $rows,
+            "), logged AS (INSERT INTO task_changes (user_id, seq, kind, task_id, title, description, \
+             completed, created_at, updated_at, revision, logged_at) \
+             SELECT user_id, (SELECT seq FROM ok) + row_number() OVER (ORDER BY id), '",
+            $kind,
+            "', id, title, description, completed, created_at, updated_at, revision, \
+             extract(epoch FROM now())::BIGINT FROM ",
+            $rows,
+            "), numbered AS (UPDATE users SET change_seq = change_seq + (SELECT n FROM counted)",
+            $more,
+            " WHERE id = $1 AND (SELECT n FROM counted) > 0), "
+        )
+    };
+}
+
 /// The answer stored on the key (`$k`) with the write: `{"<$f>": N}` and
 /// the list's new version as a weak tag; then what the statement did.
 macro_rules! answer_and_report {
-    ($done:literal, $k:literal, $f:literal) => {
+    ($k:literal, $f:literal) => {
         concat!(
-            "counted AS (SELECT count(*) AS n FROM ",
-            $done,
-            "), answered AS (UPDATE idempotency_keys SET status = 200, \
+            "answered AS (UPDATE idempotency_keys SET status = 200, \
              response = '{\"' || $",
             $f,
             " || '\":' || (SELECT n FROM counted) || '}', \
@@ -102,10 +139,13 @@ pub const COMPLETE_ALL: &str = concat!(
     "WITH ",
     claim_gate!(6, 7),
     seq_gate!(5),
+    logs_itself!(),
     "changed AS (UPDATE tasks SET completed = $3, updated_at = $4, revision = revision + 1 \
      WHERE user_id = $1 AND completed <> $3 AND ($2::boolean IS NULL OR completed = $2) \
-     AND EXISTS (SELECT 1 FROM ok) RETURNING 1), ",
-    answer_and_report!("changed", 6, 8)
+     AND EXISTS (SELECT 1 FROM ok) AND EXISTS (SELECT 1 FROM by_statement)",
+    returning_task!(),
+    log_rows!("changed", "updated", ""),
+    answer_and_report!(6, 8)
 );
 
 /// PostgreSQL: deletes every task of the owner that matches `$2` and gives
@@ -115,11 +155,12 @@ pub const DELETE_MATCHING: &str = concat!(
     "WITH ",
     claim_gate!(4, 5),
     seq_gate!(3),
+    logs_itself!(),
     "gone AS (DELETE FROM tasks WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
-     AND EXISTS (SELECT 1 FROM ok) RETURNING 1), \
-     uncounted AS (UPDATE users SET task_count = task_count - (SELECT count(*) FROM gone) \
-     WHERE id = $1 AND EXISTS (SELECT 1 FROM gone)), ",
-    answer_and_report!("gone", 4, 6)
+     AND EXISTS (SELECT 1 FROM ok) AND EXISTS (SELECT 1 FROM by_statement)",
+    returning_task!(),
+    log_rows!("gone", "deleted", ", task_count = task_count - (SELECT n FROM counted)"),
+    answer_and_report!(4, 6)
 );
 
 /// SQLite: the same writes as plain statements in the writer's transaction.

@@ -35,6 +35,10 @@ const POSTGRES: &[Source] = &[
         "V6__configurable_field_limits",
         include_str!("../../migrations/postgres/0006_configurable_field_limits.sql"),
     ),
+    (
+        "V7__statements_that_log_themselves",
+        include_str!("../../migrations/postgres/0007_statements_that_log_themselves.sql"),
+    ),
 ];
 
 /// The highest version a sqlx-era release applied, if this database has one.

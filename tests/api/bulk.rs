@@ -107,6 +107,9 @@ contract! {
         // The single-task routes are unchanged by any of it.
         let one = app.call(ALICE, Method::PATCH, &format!("/api/{ALICE}/tasks/{}/complete", ids[0]), None).await;
         assert_eq!((one.status.as_u16(), one.json["completed"].as_bool()), (200, Some(true)), "{}", one.text);
+        // ...and still logged one by one (a bulk statement's opt-out of the row trigger ends with it).
+        let last = app.changes_after(ALICE, before + 8).await;
+        assert_eq!(last, vec![(before + 9, "updated".to_owned(), ids[0])]);
     }
 
     async fn clear_completed_deletes_only_those_with_one_event_each(app: TestApp) {
