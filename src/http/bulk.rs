@@ -19,7 +19,7 @@ use super::openapi_bulk::{
     BulkCompletionBody, BulkDeleted, BulkFilterParams, BulkUpdated, ListIfMatchHeader,
     ListPreconditionResponses,
 };
-use super::tasks::{X_CHANGE_SEQ, announced};
+use super::responses::{X_CHANGE_SEQ, announced};
 use super::{ApiError, AppState};
 use crate::domain::{
     BulkAction, BulkFilter, FieldError, IfMatch, Location, change_seq_etag, parse_bulk_completion,

@@ -157,7 +157,7 @@ pub async fn ticket(State(state): State<AppState>, owner: Owner) -> Result<Respo
 
 /// Only the digest is stored, so the table cannot be replayed from.
 fn ticket_hash(ticket: &str) -> String {
-    super::tasks::hex(&Sha256::digest(ticket.as_bytes()))
+    super::responses::hex(&Sha256::digest(ticket.as_bytes()))
 }
 
 /// Who opens a stream: the bearer token's owner, or, with no Authorization

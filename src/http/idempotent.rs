@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::tasks::X_CHANGE_SEQ;
+use super::responses::{X_CHANGE_SEQ, hex, location, with_etag};
 use super::{ApiError, AppState};
 use crate::domain::{BulkAction, BulkFilter, Task, TaskId, change_seq_of};
 use crate::store::idempotency::{Claim, Claimed, KeyedRequest, StoredResponse};
@@ -67,7 +67,7 @@ fn fingerprint(guarded: Guarded, body: Option<&Map<String, Value>>) -> String {
     if let Some(body) = body {
         digest.update(serde_json::to_vec(body).expect("a JSON map serializes"));
     }
-    super::tasks::hex(&digest.finalize())
+    hex(&digest.finalize())
 }
 
 /// Runs `write` under `key`: the first time, with the claim it needs, its
@@ -183,10 +183,10 @@ async fn rebuilt(
     }
     let id = TaskId::parse(&task_id.to_string()).ok_or(ApiError::TaskNotFound)?;
     let task: Task = state.store.get_task(owner, id).await?.ok_or(ApiError::TaskNotFound)?;
-    let mut response = super::tasks::with_etag(StatusCode::OK, task);
+    let mut response = with_etag(StatusCode::OK, task);
     if let Guarded::Create = guarded {
         *response.status_mut() = StatusCode::CREATED;
-        let location = super::tasks::location(owner, task_id);
+        let location = location(owner, task_id);
         response.headers_mut().insert(LOCATION, location);
     }
     response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));

@@ -15,6 +15,7 @@ mod observe;
 pub mod openapi;
 mod openapi_bulk;
 mod openapi_realtime;
+mod responses;
 mod serve;
 mod slash;
 mod tasks;
@@ -42,8 +43,8 @@ pub use error::{ApiError, RATELIMIT, RATELIMIT_POLICY};
 pub use events::LAST_EVENT_ID;
 pub use idempotent::IDEMPOTENCY_KEY;
 pub use observe::X_REQUEST_ID;
+pub use responses::{X_CHANGE_SEQ, X_TOTAL_COUNT};
 pub use serve::Routed;
-pub use tasks::{X_CHANGE_SEQ, X_TOTAL_COUNT};
 pub use workers::{WorkerFailed, Workers};
 
 use crate::auth::Verifier;

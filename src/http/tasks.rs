@@ -6,9 +6,8 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header::{ETAG, LOCATION};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::extract::{Conditions, JsonObject, OptionalJsonObject, Owner, TaskRef, query_unreadable};
 use super::idempotent::{self, Guarded, IdempotencyKey};
@@ -17,36 +16,15 @@ use super::openapi::{
     IfMatchHeader, IfNoneMatchHeader, ListParamsDoc, NotModifiedResponses, PreconditionResponses, TaskCreate,
     TaskNotFound, TaskPath, TaskUpdate, UserPath, ValidationErrorBody,
 };
+use super::responses::{
+    X_CHANGE_SEQ, X_TOTAL_COUNT, announced, hex, location, not_modified, tag_header, with_etag,
+};
 use super::{ApiError, AppState};
 use crate::domain::{
     IfMatch, ListParams, ListQuery, NewTask, Task, TaskId, TaskPatch, parse_completion, task_etag,
 };
 use crate::store::idempotency::{Claimed, Gated};
 use crate::store::{Writer, Written};
-
-pub const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
-/// The owner's change number as of the list: where to resume `/changes` or `/events`.
-pub const X_CHANGE_SEQ: HeaderName = HeaderName::from_static("x-change-seq");
-
-/// Characters escaped when a user id is put back into a path segment
-/// (RFC 3986 `pchar` minus what would end or split the segment).
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'/')
-    .add(b'%')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'|')
-    .add(b'[')
-    .add(b']');
 
 #[utoipa::path(
     get,
@@ -83,7 +61,7 @@ pub async fn list(
     let headers = [
         (X_TOTAL_COUNT, HeaderValue::from(page.total)),
         (X_CHANGE_SEQ, HeaderValue::from(page.change_seq)),
-        (ETAG, header(&etag)),
+        (ETAG, tag_header(&etag)),
     ];
     Ok((headers, Json(page.tasks)).into_response())
 }
@@ -100,32 +78,6 @@ fn list_etag(tasks: &[Task], total: i64) -> String {
         digest.update(task.revision.to_le_bytes());
     }
     format!("\"l{}\"", hex(&digest.finalize()[..12]))
-}
-
-/// Lower-case hex, without a `format!` per byte (the list's tag is on every list request).
-pub(super) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    text
-}
-
-fn header(etag: &str) -> HeaderValue {
-    HeaderValue::from_str(etag).expect("entity tags are visible ASCII")
-}
-
-/// 304: no body, the tag the client already holds.
-fn not_modified(etag: &str) -> Response {
-    (StatusCode::NOT_MODIFIED, [(ETAG, header(etag))]).into_response()
-}
-
-/// A task as a response: its JSON, and its revision as the `ETag`.
-pub(super) fn with_etag(status: StatusCode, task: Task) -> Response {
-    let etag = header(&task_etag(task.revision));
-    (status, [(ETAG, etag)], Json(task)).into_response()
 }
 
 /// The answer to a conditional write.
@@ -185,17 +137,11 @@ pub async fn create(
     announced(&state, owner.id(), outcome)
 }
 
-/// This instance wrote one of `owner`'s tasks: their change streams look at
-/// the log (here, and through NOTIFY on other instances).
-pub(super) fn announced(
-    state: &AppState,
-    owner: &str,
-    outcome: Result<Response, ApiError>,
-) -> Result<Response, ApiError> {
-    if outcome.as_ref().is_ok_and(|response| response.status().is_success()) {
-        state.hub.changed(owner);
-    }
-    outcome
+fn created(task: Task) -> Result<Response, ApiError> {
+    let location = location(&task.user_id, task.id);
+    let mut response = with_etag(StatusCode::CREATED, task);
+    response.headers_mut().insert(LOCATION, location);
+    Ok(response)
 }
 
 /// Flips the task, or sets it (`set`), under `claim` when the request has a key.
@@ -219,19 +165,6 @@ async fn complete(
             Gated::ClaimLost => Err(ApiError::IdempotencyKeyInFlight),
         },
     }
-}
-
-fn created(task: Task) -> Result<Response, ApiError> {
-    let location = location(&task.user_id, task.id);
-    let mut response = with_etag(StatusCode::CREATED, task);
-    response.headers_mut().insert(LOCATION, location);
-    Ok(response)
-}
-
-/// `Location` of a task: its path, the owner's id percent-encoded.
-pub(super) fn location(owner: &str, id: i64) -> HeaderValue {
-    let location = format!("/api/{}/tasks/{id}", utf8_percent_encode(owner, PATH_SEGMENT));
-    HeaderValue::try_from(location).expect("percent-encoded paths are valid header values")
 }
 
 #[utoipa::path(
@@ -378,14 +311,5 @@ pub async fn delete(
         }
         Written::Missing => Err(ApiError::TaskNotFound),
         Written::Changed(current) => Err(ApiError::PreconditionFailed(task_etag(current.revision))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hex_is_lower_case_two_digits_a_byte() {
-        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(super::hex(&[]), "");
     }
 }
