@@ -78,10 +78,11 @@ pub struct Settings {
     pub database_statement_timeout_seconds: u64,
 
     /// What stands between the service and PostgreSQL: `auto` (a transaction-mode
-    /// pooler when the host is Neon's `-pooler` endpoint or the URL says
-    /// `pooler=transaction`), `none` (direct: statements prepared once per
-    /// connection), or `transaction` (PgBouncer in transaction mode: statements
-    /// sent unnamed, timeouts from the role's or database's defaults).
+    /// pooler for Neon's `-pooler` hosts, Supabase's pooler on port 6543 or a URL
+    /// with `pooler=transaction`; any other is found out at runtime and switched
+    /// to, with one log line), `none` (direct: statements prepared once per
+    /// connection; never switched), or `transaction` (PgBouncer in transaction
+    /// mode: statements sent unnamed, timeouts from the role's or database's defaults).
     #[arg(long, env = "DATABASE_POOLER", default_value = "auto", global = true)]
     pub database_pooler: String,
 

@@ -245,7 +245,7 @@ pub fn postgres_enabled() -> bool {
     postgres_url().is_some()
 }
 
-fn postgres_url() -> Option<String> {
+pub fn postgres_url() -> Option<String> {
     let skip = std::env::var("TODO_API_SKIP_POSTGRES").is_ok_and(|v| v == "1");
     let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
     if skip && !in_ci {

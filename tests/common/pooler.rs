@@ -20,6 +20,11 @@ impl Bouncer {
     /// `None`, with a loud skip, where pgbouncer is not installed; in CI
     /// (which installs it) that is a failure instead.
     pub fn start(upstream_port: u16) -> Option<Self> {
+        Self::start_with(upstream_port, "")
+    }
+
+    /// `start`, with more `[pgbouncer]` settings (`key = value` lines).
+    pub fn start_with(upstream_port: u16, more: &str) -> Option<Self> {
         let program = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -37,7 +42,7 @@ impl Bouncer {
             "[databases]\n* = host=127.0.0.1 port={upstream_port}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
              listen_port = {port}\nunix_socket_dir =\nauth_type = trust\nauth_file = {dir}/users.txt\n\
              pool_mode = transaction\nmax_client_conn = 1000\ndefault_pool_size = 20\n\
-             logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
+             logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n{more}",
             dir = path.display()
         );
         std::fs::write(path.join("pgbouncer.ini"), ini).unwrap();

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::direct::Direct;
 use common::process::binary;
 use common::{Engine, SECRET, fresh_database, settings, spawn_app_on_fresh};
+use futures::StreamExt;
 use serde_json::json;
 use todo_api::app::App;
 use todo_api::config::Config;
@@ -84,4 +85,63 @@ async fn instances_starting_together_through_the_pooler_migrate_once() {
         direct.ids("SELECT count(*) FROM information_schema.tables WHERE table_name = 'tasks'").await,
         [1]
     );
+}
+
+/// A pooler the URL does not name is found out and served through: 200
+/// requests, 16 at a time, every one answered 2xx, and the store says so.
+async fn serves_through_an_unnamed_pooler(url: String, db: common::TestDb) {
+    let app = spawn_app_on_fresh(url, db, Engine::PostgresPooled).await;
+    let titles: Vec<String> = (0..16).map(|i| format!("t{i}")).collect();
+    let ids: Vec<i64> = futures::future::join_all(titles.iter().map(|title| app.task("alice", title))).await;
+    let calls = (0..200).map(|n| {
+        let (app, id) = (&app, ids[n % ids.len()]);
+        async move {
+            let path = format!("/api/alice/tasks/{id}");
+            match n % 4 {
+                0 => app.call("alice", reqwest::Method::GET, &path, None).await,
+                1 => app.call("alice", reqwest::Method::PATCH, &format!("{path}/complete"), None).await,
+                2 => app.list("alice", "").await,
+                _ => app.create("alice", json!({"title": format!("n{n}")})).await,
+            }
+        }
+    });
+    let replies = futures::stream::iter(calls).buffer_unordered(16).collect::<Vec<_>>().await;
+    for reply in &replies {
+        assert!(reply.status.is_success(), "{} {}", reply.status, reply.text);
+    }
+    let todo_api::store::Store::Postgres(pg) = &app.store else { panic!("a PostgreSQL store") };
+    assert_eq!(pg.pooler(), todo_api::store::Pooler::Transaction);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooler_that_refuses_startup_options_is_found_out_at_connect() {
+    if !Engine::PostgresPooled.enabled() {
+        return;
+    }
+    let Some((url, db)) = fresh_database(Engine::PostgresPooled).await else { return };
+    let unnamed = url.replace("?pooler=transaction", "");
+    assert!(!unnamed.contains("pooler"), "{unnamed}");
+    serves_through_an_unnamed_pooler(unnamed, db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooler_that_loses_prepared_statements_is_found_out_on_the_next_query() {
+    if !Engine::PostgresPooled.enabled() {
+        return;
+    }
+    let Some((url, db)) = fresh_database(Engine::PostgresPooled).await else { return };
+    // Like Supabase's and many self-hosted ones: startup options ignored, not refused.
+    let admin_url = common::postgres_url().unwrap();
+    let server = admin_url.split('?').next().unwrap().rsplit_once('/').unwrap().0.to_owned();
+    let upstream_port = server.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(5432);
+    let Some(lenient) =
+        common::pooler::Bouncer::start_with(upstream_port, "ignore_startup_parameters = options\n")
+    else {
+        return;
+    };
+    let database = url.split('?').next().unwrap().rsplit_once('/').unwrap().1.to_owned();
+    let unnamed = format!("postgres://postgres@127.0.0.1:{}/{database}", lenient.port);
+    serves_through_an_unnamed_pooler(unnamed, db).await;
+    drop(lenient);
 }

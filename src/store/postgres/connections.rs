@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::pooler::PoolerWatch;
 use super::statements::Conn;
 use super::url::{Pooler, describe};
 
@@ -37,21 +38,37 @@ pub struct Connections {
 pub struct Connector {
     /// With our timeouts in its startup options (direct connections).
     pub config: tokio_postgres::Config,
-    /// As the URL gave it: for migrations, which must not time out.
+    /// As the URL gave it: for migrations, which must not time out, and
+    /// behind a transaction-mode pooler, which refuses startup options.
     pub plain: tokio_postgres::Config,
     pub tls: MakeRustlsConnect,
-    pub pooler: Pooler,
+    /// As configured, or guessed from the host name.
+    pub configured: Pooler,
+    /// Whether a pooler was found out since (see `pooler`).
+    pub watch: Arc<PoolerWatch>,
 }
 
 impl Connector {
-    /// One connection, its driver task spawned, its statements prepared.
+    /// The mode in force: as configured, or a transaction-mode pooler found out since.
+    pub fn pooler(&self) -> Pooler {
+        match (self.configured, self.watch.found()) {
+            (Pooler::None, false) => Pooler::None,
+            _ => Pooler::Transaction,
+        }
+    }
+
+    /// One connection, its driver task spawned, its statements prepared
+    /// (unnamed behind a transaction-mode pooler).
     pub async fn open(&self) -> Result<(Conn, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
-        let (client, driver) = connect(&self.config, &self.tls).await?;
-        let conn = match self.pooler {
-            Pooler::None => Conn::prepared(client).await?,
-            Pooler::Transaction => Conn::unnamed(client),
+        if self.pooler() == Pooler::Transaction {
+            let (client, driver) = connect(&self.plain, &self.tls).await?;
+            return Ok((Conn::unnamed(client, self.watch.clone()), driver));
+        }
+        let (client, driver) = match connect(&self.config, &self.tls).await {
+            Err(error) if self.watch.is_a_sign(&error) => return Box::pin(self.open()).await,
+            opened => opened?,
         };
-        Ok((conn, driver))
+        Ok((Conn::prepared(client, self.watch.clone()).await?, driver))
     }
 
     /// A bare client on the URL's own settings, its driver task spawned.

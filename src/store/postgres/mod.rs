@@ -21,6 +21,7 @@ mod connections;
 mod keys;
 mod migrate;
 mod notify;
+mod pooler;
 mod statements;
 mod tls;
 mod url;
@@ -37,6 +38,7 @@ use super::{PatchParams, PoolSettings, PoolStats, StoreError, TaskPage, Writer, 
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 use connections::{Connections, Connector};
 pub use notify::{Heard, PAYLOAD_MAX};
+use pooler::PoolerWatch;
 use statements::Conn;
 pub use url::{PgConfig, Pooler, SslMode, describe, parse_pooler};
 
@@ -71,7 +73,7 @@ struct Inner {
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").field("pooler", &self.inner.connector.pooler).finish_non_exhaustive()
+        f.debug_struct("PgStore").field("pooler", &self.inner.connector.pooler()).finish_non_exhaustive()
     }
 }
 
@@ -98,7 +100,9 @@ impl PgStore {
             };
             wire.options(options);
         }
-        let connector = Connector { config: wire, plain: config.config.clone(), tls, pooler: config.pooler };
+        let watch = Arc::new(PoolerWatch::new(config.pooler == Pooler::None && !config.pooler_forced));
+        let connector =
+            Connector { config: wire, plain: config.config.clone(), tls, configured: config.pooler, watch };
         first_contact(&connector, config).await?;
         if migrate {
             migrate::run(&connector).await?;
@@ -204,7 +208,7 @@ impl PgStore {
     }
 
     pub fn pooler(&self) -> Pooler {
-        self.inner.connector.pooler
+        self.inner.connector.pooler()
     }
 
     pub fn statement_timeout(&self) -> std::time::Duration {

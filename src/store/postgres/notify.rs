@@ -77,7 +77,7 @@ impl PgStore {
         direct: Option<&PgConfig>,
         heard: mpsc::UnboundedSender<Heard>,
     ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
-        let (config, tls) = match (direct, self.inner.connector.pooler) {
+        let (config, tls) = match (direct, self.inner.connector.pooler()) {
             (Some(direct), _) => {
                 let tls = tls::connector(direct).map_err(|error| StoreError::Unavailable(error.into()))?;
                 (direct.config.clone(), tls)

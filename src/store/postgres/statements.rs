@@ -4,10 +4,13 @@
 //! (`query_typed`: still one round trip) where a transaction-mode pooler
 //! would lose a prepared statement between transactions.
 
+use std::sync::Arc;
+
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Error, Row, Statement};
 
 use super::super::{bulk, changes, idempotency as keys, sql};
+use super::pooler::PoolerWatch;
 
 pub struct Definition {
     pub sql: &'static str,
@@ -95,39 +98,61 @@ pub struct Conn {
     pub client: Client,
     /// `None` behind a transaction-mode pooler: every statement goes unnamed.
     prepared: Option<Vec<Statement>>,
+    /// Once a pooler is found out, the prepared statements are left unused.
+    watch: Arc<PoolerWatch>,
 }
 
 impl Conn {
     /// Prepares every statement, pipelined (one round trip in all).
-    pub async fn prepared(client: Client) -> Result<Self, Error> {
+    pub async fn prepared(client: Client, watch: Arc<PoolerWatch>) -> Result<Self, Error> {
         let prepares = DEFINITIONS.iter().map(|def| client.prepare_typed(def.sql, def.types));
         let prepared = futures_util::future::try_join_all(prepares).await?;
-        Ok(Self { client, prepared: Some(prepared) })
+        Ok(Self { client, prepared: Some(prepared), watch })
     }
 
-    pub fn unnamed(client: Client) -> Self {
-        Self { client, prepared: None }
+    pub fn unnamed(client: Client, watch: Arc<PoolerWatch>) -> Self {
+        Self { client, prepared: None, watch }
+    }
+
+    /// The prepared statement `which`, unless statements go unnamed.
+    fn named(&self, which: usize) -> Option<&Statement> {
+        self.prepared.as_ref().filter(|_| !self.watch.found()).map(|statements| &statements[which])
+    }
+
+    /// Whether a prepared statement's `answer` should be had again unnamed: a
+    /// pooler's sign (the statement is gone, so it did not run).
+    fn again_unnamed<T>(&self, answer: &Result<T, Error>) -> bool {
+        answer.as_ref().err().is_some_and(|error| self.watch.is_a_sign(error))
     }
 
     pub async fn query(&self, which: usize, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        match &self.prepared {
-            Some(statements) => self.client.query(&statements[which], params).await,
-            None => self.client.query_typed(DEFINITIONS[which].sql, &typed(which, params)).await,
+        if let Some(statement) = self.named(which) {
+            let answer = self.client.query(statement, params).await;
+            if !self.again_unnamed(&answer) {
+                return answer;
+            }
         }
+        self.client.query_typed(DEFINITIONS[which].sql, &typed(which, params)).await
     }
 
     pub async fn query_opt(&self, which: usize, params: Params<'_>) -> Result<Option<Row>, Error> {
-        match &self.prepared {
-            Some(statements) => self.client.query_opt(&statements[which], params).await,
-            None => self.client.query_typed_opt(DEFINITIONS[which].sql, &typed(which, params)).await,
+        if let Some(statement) = self.named(which) {
+            let answer = self.client.query_opt(statement, params).await;
+            if !self.again_unnamed(&answer) {
+                return answer;
+            }
         }
+        self.client.query_typed_opt(DEFINITIONS[which].sql, &typed(which, params)).await
     }
 
     pub async fn execute(&self, which: usize, params: Params<'_>) -> Result<u64, Error> {
-        match &self.prepared {
-            Some(statements) => self.client.execute(&statements[which], params).await,
-            None => self.client.execute_typed(DEFINITIONS[which].sql, &typed(which, params)).await,
+        if let Some(statement) = self.named(which) {
+            let answer = self.client.execute(statement, params).await;
+            if !self.again_unnamed(&answer) {
+                return answer;
+            }
         }
+        self.client.execute_typed(DEFINITIONS[which].sql, &typed(which, params)).await
     }
 }
 

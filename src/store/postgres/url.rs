@@ -42,6 +42,9 @@ pub struct PgConfig {
     pub ssl_mode: SslMode,
     pub(super) root_cert: Option<PathBuf>,
     pub pooler: Pooler,
+    /// The mode was said (`pooler=` in the URL, or `DATABASE_POOLER`), not
+    /// guessed: it is never switched at runtime (see `Connector`).
+    pub pooler_forced: bool,
 }
 
 /// The URL's query parameters this layer reads (the rest go to tokio-postgres).
@@ -77,8 +80,9 @@ impl FromStr for PgConfig {
         });
         // `system` is libpq's word for the platform's roots; ours are Mozilla's.
         let root_cert = root_cert.filter(|path| path.as_os_str() != "system");
+        let pooler_forced = pooler.is_some();
         let pooler = pooler.unwrap_or_else(|| detect_pooler(&config));
-        Ok(Self { config, ssl_mode, root_cert, pooler })
+        Ok(Self { config, ssl_mode, root_cert, pooler, pooler_forced })
     }
 }
 
@@ -102,13 +106,24 @@ impl PgConfig {
     /// Forces the pooler mode (the `DATABASE_POOLER` setting), whatever the URL says.
     pub fn set_pooler(&mut self, pooler: Pooler) {
         self.pooler = pooler;
+        self.pooler_forced = true;
     }
 }
 
-/// Neon names its PgBouncer endpoints `<endpoint>-pooler.<region>...`.
+/// Transaction-mode poolers known by their host names: Neon's PgBouncer
+/// endpoints `<endpoint>-pooler.<region>...`, and Supabase's pooler
+/// `aws-0-<region>.pooler.supabase.com` on port 6543 (its port 5432 is
+/// session mode, where prepared statements hold). Any other pooler is found
+/// out at runtime (see `Connector`).
 fn detect_pooler(config: &tokio_postgres::Config) -> Pooler {
-    let pooled = config.get_hosts().iter().any(|host| match host {
-        Host::Tcp(name) => name.split('.').next().is_some_and(|label| label.ends_with("-pooler")),
+    let ports = config.get_ports();
+    let pooled = config.get_hosts().iter().enumerate().any(|(at, host)| match host {
+        Host::Tcp(name) => {
+            let port = ports.get(at).or(ports.first()).copied().unwrap_or(5432);
+            let neon = name.split('.').next().is_some_and(|label| label.ends_with("-pooler"));
+            let supabase = name.to_ascii_lowercase().ends_with(".pooler.supabase.com") && port == 6543;
+            neon || supabase
+        }
         Host::Unix(_) => false,
     });
     if pooled { Pooler::Transaction } else { Pooler::None }
@@ -176,7 +191,14 @@ mod tests {
         let forced: PgConfig = format!("{url}&pooler=none").parse().unwrap();
         assert_eq!(forced.pooler, Pooler::None);
         let local: PgConfig = "postgres://u@127.0.0.1:6432/db?pooler=transaction".parse().unwrap();
-        assert_eq!(local.pooler, Pooler::Transaction);
+        assert_eq!((local.pooler, local.pooler_forced), (Pooler::Transaction, true));
+        let guessed: PgConfig = "postgres://u@127.0.0.1:6432/db".parse().unwrap();
+        assert_eq!((guessed.pooler, guessed.pooler_forced), (Pooler::None, false));
+        let supabase = "postgres://postgres.ref:pw@aws-0-eu-central-1.pooler.supabase.com";
+        let transaction: PgConfig = format!("{supabase}:6543/postgres").parse().unwrap();
+        assert_eq!(transaction.pooler, Pooler::Transaction);
+        let session: PgConfig = format!("{supabase}:5432/postgres").parse().unwrap();
+        assert_eq!(session.pooler, Pooler::None, "Supabase's session mode keeps prepared statements");
     }
 
     #[test]
