@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""`get` (and optionally other scenarios) direct and through PgBouncer in transaction
+mode, on one database, in one sitting, alternating which goes first each round.
+
+    python3 bench/pooled.py [--scenarios get,list] [--duration 8] [--rounds 2] [--connections 64]
+
+The pooled server is given a URL that does not name the pooler, so it also shows the
+runtime switch to unnamed statements (its log line is printed). Prints one JSON line per
+point and a Markdown table with pooled / direct.
+"""
+import argparse, json, os, statistics, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (bench/run.py: servers, fresh databases, seeding, wrk, PgBouncer)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--scenarios", default="get")
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+    a = ap.parse_args()
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
+    binary = os.path.join(target, "release", "todo-api")
+    work = run.tempfile.mkdtemp(prefix="todo-pooled-")
+    pg_url = run.fresh_pg_db(a.pg, "todo_bench_pooled") + "?sslmode=disable"
+    bouncer = run.start_pgbouncer(work, pg_url)
+    if not bouncer:
+        sys.exit("pgbouncer is not installed")
+    urls = {"direct": pg_url, "pooled": f"postgres://postgres@127.0.0.1:{bouncer.port}/todo_bench_pooled"}
+    scenarios = a.scenarios.split(",")
+    rps = {(path, s): [] for path in urls for s in scenarios}
+    p99 = {(path, s): [] for path in urls for s in scenarios}
+    rows = None
+    try:
+        for rnd in range(a.rounds):
+            for path in (list(urls) if rnd % 2 == 0 else list(reversed(urls))):
+                port = run.free_port()
+                env = {**run.SERVER_ENV, "DATABASE_URL": urls[path], "PORT": str(port), "LOG_LEVEL": "warn"}
+                server = run.Server(f"pooled-{path}", [binary, "serve"], env, port, reset=run.reset_pg(pg_url))
+                try:
+                    rows = rows or run.seed(server.base)
+                    for scenario in scenarios:
+                        r = run.measure(server, rows, scenario, a.connections, a.duration)
+                        assert r["errors"] == 0, r
+                        rps[(path, scenario)].append(r["rps"])
+                        p99[(path, scenario)].append(r["p99_ms"])
+                        print(json.dumps({"path": path, "round": rnd, "scenario": scenario, **r}), flush=True)
+                finally:
+                    server.stop()
+                if path == "pooled":
+                    with open(server.log.name) as log:
+                        print("".join(line for line in log if "pooler" in line).strip())
+    finally:
+        bouncer.stop()
+    print(f"\n{a.connections} connections, {a.duration} s points, medians of {a.rounds} rounds\n")
+    print("| scenario | direct rps | pooled rps | pooled / direct | direct p99 ms | pooled p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for s in scenarios:
+        d, p = statistics.median(rps[("direct", s)]), statistics.median(rps[("pooled", s)])
+        print(f"| {s} | {d:,.0f} | {p:,.0f} | {p / d:.2f} | {statistics.median(p99[('direct', s)]):.2f} | "
+              f"{statistics.median(p99[('pooled', s)]):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
