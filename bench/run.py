@@ -301,7 +301,7 @@ def bulk_insert(engine, pg_url, sqlite_path, uid, n):
         psql(pg_url, f"INSERT INTO users (id, email, created_at) VALUES ('{uid}', NULL, now()) ON CONFLICT DO NOTHING; "
                      f"INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) "
                      f"SELECT '{uid}', 'bulk ' || g, NULL, false, now(), now() FROM generate_series(1, {n}) g; "
-                     f"ANALYZE tasks;")
+                     f"{RECOUNT} WHERE id = '{uid}'; ANALYZE tasks;")
         return [int(x) for x in psql(pg_url, f"SELECT id FROM tasks WHERE user_id = '{uid}' ORDER BY id LIMIT 200").split()]
     import sqlite3
     ts = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -309,6 +309,7 @@ def bulk_insert(engine, pg_url, sqlite_path, uid, n):
     db.execute("INSERT OR IGNORE INTO users (id, email, created_at) VALUES (?, NULL, ?)", (uid, ts))
     db.executemany("INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) "
                    "VALUES (?, ?, NULL, 0, ?, ?)", [(uid, f"bulk {g}", ts, ts) for g in range(1, n + 1)])
+    db.execute(f"{RECOUNT} WHERE id = ?", (uid,))  # the quota counter is the list's total
     db.commit()
     ids = [r[0] for r in db.execute("SELECT id FROM tasks WHERE user_id = ? ORDER BY id LIMIT 200", (uid,))]
     db.close()

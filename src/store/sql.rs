@@ -109,7 +109,9 @@ macro_rules! list_tasks {
         concat!(
             "SELECT ",
             task_columns!(),
-            ", COUNT(*) OVER () AS total, (SELECT MAX(seq) FROM task_changes WHERE user_id = $1) AS head FROM tasks \
+            ", CASE WHEN $2 IS NULL THEN COALESCE((SELECT task_count FROM users WHERE id = $1), 0) \
+             ELSE (SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND completed = $2) END AS total, \
+             (SELECT MAX(seq) FROM task_changes WHERE user_id = $1) AS head FROM tasks \
              WHERE user_id = $1 AND ($2 IS NULL OR completed = $2) ORDER BY ",
             $order,
             " LIMIT $3 OFFSET $4"
@@ -117,8 +119,13 @@ macro_rules! list_tasks {
     };
 }
 
-/// The page of tasks plus, in the same statement, how many match the filter
-/// and the owner's change number (so the page and the number agree exactly).
+/// The page of tasks plus, in the same statement (one snapshot), how many
+/// match the filter and the owner's change number (so the page and the
+/// numbers agree exactly). The total of an unfiltered list is the owner's
+/// quota counter, kept in every write's transaction; a filtered one is
+/// counted. Both are scalar subqueries, run once per statement: a window
+/// count (`COUNT(*) OVER ()`) made both engines materialize every row of
+/// the page first, which cost SQLite most of a long list's time.
 /// SQL text must be static, so each ordering is its own statement (indexed by
 /// `list_index`); ties are broken by id so pages never overlap or skip.
 pub const LIST_TASKS: [&str; 6] = [
