@@ -7,6 +7,7 @@ mod change;
 mod listing;
 mod precondition;
 mod task;
+mod task_view;
 mod timestamp;
 mod validation;
 
@@ -15,5 +16,6 @@ pub use change::{Change, ChangeKind, ChangesSince};
 pub use listing::{LIMIT_MAX, ListParams, ListQuery, SortKey, SortOrder, StatusFilter};
 pub use precondition::{IfMatch, none_match_hits, task_etag};
 pub use task::{FieldLimits, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskTitle, parse_completion};
-pub use timestamp::Timestamp;
+pub use task_view::{Stamp, TaskView};
+pub use timestamp::{Timestamp, TimestampError};
 pub use validation::{FieldError, Location};

@@ -75,14 +75,26 @@ impl Timestamp {
         String::from_utf8(out.to_vec()).expect("ASCII digits and separators")
     }
 
+    /// Whether `text` has the layout `write_text` produces (separators and
+    /// digits where they belong; the calendar is not checked): stored text of
+    /// ours that can go out as it is.
+    pub fn is_text(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.len() == TEXT_LEN
+            && bytes.iter().enumerate().all(|(i, &b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b'T',
+                13 | 16 => b == b':',
+                19 => b == b'.',
+                26 => b == b'Z',
+                _ => b.is_ascii_digit(),
+            })
+    }
+
     /// Parses exactly the layout `write_text` produces.
     pub fn parse_text(text: &str) -> Result<Self, TimestampError> {
         let bytes = text.as_bytes();
-        let layout_ok = bytes.len() == TEXT_LEN
-            && [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (26, b'Z')]
-                .iter()
-                .all(|&(i, c)| bytes[i] == c);
-        if !layout_ok {
+        if !Self::is_text(text) {
             return Err(TimestampError);
         }
         let number = |range: std::ops::Range<usize>| -> Result<u32, TimestampError> {
@@ -149,6 +161,16 @@ mod tests {
             "",
         ] {
             assert!(Timestamp::parse_text(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_text_layout_is_recognized() {
+        assert!(Timestamp::is_text("2026-01-05T10:00:00.123456Z"));
+        for bad in
+            ["2026-01-05 10:00:00.123456Z", "2026-01-05T10:0a:00.123456Z", "2026-01-05T10:00:00.12345Z", ""]
+        {
+            assert!(!Timestamp::is_text(bad), "{bad}");
         }
     }
 

@@ -2,12 +2,12 @@
 //! authenticated and matched to the path), so every store call is scoped to
 //! that owner and a foreign task is indistinguishable from a missing one.
 
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header::{ETAG, LOCATION};
+use axum::http::header::{CONTENT_TYPE, ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 
 use super::extract::{Conditions, JsonObject, OptionalJsonObject, Owner, TaskRef, query_unreadable};
 use super::idempotent::{self, Guarded, IdempotencyKey};
@@ -21,10 +21,10 @@ use super::responses::{
 };
 use super::{ApiError, AppState};
 use crate::domain::{
-    IfMatch, ListParams, ListQuery, NewTask, Task, TaskId, TaskPatch, parse_completion, task_etag,
+    IfMatch, ListParams, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskView, parse_completion, task_etag,
 };
 use crate::store::idempotency::{Claimed, Gated};
-use crate::store::{Writer, Written};
+use crate::store::{TaskSink, Writer, Written};
 
 #[utoipa::path(
     get,
@@ -53,31 +53,51 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|_| query_unreadable())?;
     let query = ListQuery::parse(&params).map_err(ApiError::Validation)?;
-    let page = state.store.list_tasks(owner.id(), &query).await?;
-    let etag = list_etag(&page.tasks, page.total);
+    let listed = state.store.list_into(owner.id(), &query, ListBody::default()).await?;
+    let (body, etag) = listed.sink.finish(listed.total);
     if conditions.not_modified(&etag) {
         return Ok(not_modified(&etag));
     }
     let headers = [
-        (X_TOTAL_COUNT, HeaderValue::from(page.total)),
-        (X_CHANGE_SEQ, HeaderValue::from(page.change_seq)),
+        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (X_TOTAL_COUNT, HeaderValue::from(listed.total)),
+        (X_CHANGE_SEQ, HeaderValue::from(listed.change_seq)),
         (ETAG, tag_header(&etag)),
     ];
-    Ok((headers, Json(page.tasks)).into_response())
+    Ok((headers, body).into_response())
 }
 
-/// The list's entity tag: a digest of what the page shows (each task's id and
-/// revision, in order) and of the total, so any write to a listed task, or
-/// one that changes the page or the count, changes it.
-fn list_etag(tasks: &[Task], total: i64) -> String {
-    use sha2::{Digest, Sha256};
-    let mut digest = Sha256::new();
-    digest.update(total.to_le_bytes());
-    for task in tasks {
-        digest.update(task.id.to_le_bytes());
-        digest.update(task.revision.to_le_bytes());
+/// A list's body, written task by task as the rows come (no `Task` per
+/// row, no second pass), and its entity tag: a digest of what the page
+/// shows (each task's id and revision, in order) and of the total, so any
+/// write to a listed task, or one that changes the page or the count,
+/// changes it.
+#[derive(Default)]
+struct ListBody {
+    json: Vec<u8>,
+    digest: Sha256,
+}
+
+impl TaskSink for ListBody {
+    fn push(&mut self, task: TaskView<'_>) {
+        self.json.push(if self.json.is_empty() { b'[' } else { b',' });
+        serde_json::to_writer(&mut self.json, &task).expect("a task serializes into memory");
+        self.digest.update(task.id.to_le_bytes());
+        self.digest.update(task.revision.to_le_bytes());
     }
-    format!("\"l{}\"", hex(&digest.finalize()[..12]))
+}
+
+impl ListBody {
+    /// The JSON array and the tag.
+    fn finish(mut self, total: i64) -> (Vec<u8>, String) {
+        match self.json.is_empty() {
+            true => self.json.extend_from_slice(b"[]"),
+            false => self.json.push(b']'),
+        }
+        self.digest.update(total.to_le_bytes());
+        let etag = format!("\"l{}\"", hex(&self.digest.finalize()[..12]));
+        (self.json, etag)
+    }
 }
 
 /// The answer to a conditional write.

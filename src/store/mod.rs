@@ -30,7 +30,7 @@ pub mod user_data;
 
 use std::time::Duration;
 
-use crate::domain::{IfMatch, ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch};
+use crate::domain::{IfMatch, ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskView};
 pub use config::{DatabaseConfig, DatabaseUrlError};
 pub use error::StoreError;
 pub use postgres::{Heard, PgConfig, Pooler};
@@ -45,10 +45,18 @@ pub struct PoolSettings {
     pub workers: usize,
 }
 
-/// One page of a listing and how many tasks match the filter in all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskPage {
-    pub tasks: Vec<Task>,
+/// Receives a listing's tasks one by one, borrowed from the rows as they
+/// come (see `Store::list_into`), so a long list is written out without a
+/// `Task` per row.
+pub trait TaskSink: Send + 'static {
+    fn push(&mut self, task: TaskView<'_>);
+}
+
+/// A listing: the sink that took its tasks, and its numbers.
+#[derive(Debug)]
+pub struct Listed<S> {
+    pub sink: S,
+    /// How many tasks match the filter in all.
     pub total: i64,
     /// The owner's change number as of this page (see `changes`): where a
     /// client resumes the change feed after fetching it.
@@ -162,8 +170,15 @@ impl Store {
         on_engine!(self, engine => engine.get_task(owner, id).await)
     }
 
-    pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
-        on_engine!(self, engine => engine.list_tasks(owner, query).await)
+    /// One page of `owner`'s tasks into `sink`, with the page's numbers from
+    /// the same snapshot.
+    pub async fn list_into<S: TaskSink>(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+        sink: S,
+    ) -> Result<Listed<S>, StoreError> {
+        on_engine!(self, engine => engine.list_into(owner, query, sink).await)
     }
 
     /// Applies the present fields in one statement, if `if_match` holds (checked

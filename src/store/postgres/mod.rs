@@ -33,8 +33,8 @@ use tokio_postgres::types::ToSql;
 
 use super::admission::Admission;
 use super::error::STARTUP_WAIT;
-use super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_pg};
-use super::{PatchParams, PoolSettings, PoolStats, StoreError, TaskPage, Writer, sql};
+use super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_pg, task_view_pg};
+use super::{Listed, PatchParams, PoolSettings, PoolStats, StoreError, TaskSink, Writer, sql};
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 use connections::{Connections, Connector};
 pub use notify::{Heard, PAYLOAD_MAX};
@@ -260,7 +260,12 @@ impl PgStore {
         self.optional_task(Role::Read, statements::SELECT, &[&id.get(), &owner]).await
     }
 
-    pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
+    pub async fn list_into<S: TaskSink>(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+        mut sink: S,
+    ) -> Result<Listed<S>, StoreError> {
         let completed = query.status.completed();
         let limit = query.limit.unwrap_or(i64::MAX);
         let which = statements::LIST + sql::list_index(query.sort, query.order);
@@ -279,8 +284,10 @@ impl PgStore {
                     (total, conn.query(statements::CHANGE_HEAD, &[&owner]).await?[0].try_get(0)?)
                 }
             };
-            let tasks = rows.iter().map(task_from_pg).collect::<Result<_, _>>()?;
-            Ok(TaskPage { tasks, total, change_seq: head })
+            for row in &rows {
+                sink.push(task_view_pg(row)?);
+            }
+            Ok(Listed { sink, total, change_seq: head })
         })
         .await
     }

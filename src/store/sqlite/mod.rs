@@ -18,9 +18,9 @@ use tokio::sync::oneshot;
 
 use super::admission::Admission;
 use super::migrations::{self, SQLX_ERA_VERSION, failed};
-use super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_sqlite};
+use super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_sqlite, task_view_sqlite};
 use super::sql::{self, for_sqlite};
-use super::{PatchParams, PoolSettings, PoolStats, StoreError, TaskPage, Writer};
+use super::{Listed, PatchParams, PoolSettings, PoolStats, StoreError, TaskSink, Writer};
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 pub use options::SqliteOptions;
 use workers::{Write, WriteJob};
@@ -185,7 +185,12 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn list_tasks(&self, owner: &str, query: &ListQuery) -> Result<TaskPage, StoreError> {
+    pub async fn list_into<S: TaskSink>(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+        mut sink: S,
+    ) -> Result<Listed<S>, StoreError> {
         let (owner, query) = (owner.to_owned(), *query);
         self.read(move |conn| {
             let completed = query.status.completed();
@@ -193,13 +198,14 @@ impl SqliteStore {
             let text = &SQL.list_tasks[sql::list_index(query.sort, query.order)];
             let mut statement = conn.prepare_cached(text)?;
             let mut rows = statement.query(params![owner, completed, limit, query.offset])?;
-            let (mut tasks, mut total, mut head) = (Vec::new(), 0, None);
+            let (mut listed, mut total, mut head) = (0, 0, None);
             while let Some(row) = rows.next()? {
                 total = row.get(TOTAL_COLUMN)?;
                 head = row.get::<_, Option<i64>>(HEAD_COLUMN)?;
-                tasks.push(task_from_sqlite(row)?);
+                sink.push(task_view_sqlite(row)?);
+                listed += 1;
             }
-            if super::needs_separate_count(tasks.len(), &query) {
+            if super::needs_separate_count(listed, &query) {
                 total = conn
                     .prepare_cached(&SQL.count_tasks)?
                     .query_row(params![owner, completed], |row| row.get(0))?;
@@ -209,7 +215,7 @@ impl SqliteStore {
                 Some(head) => head,
                 None => changes::head(conn, &owner)?,
             };
-            Ok(TaskPage { tasks, total, change_seq })
+            Ok(Listed { sink, total, change_seq })
         })
         .await
     }
