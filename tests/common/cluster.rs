@@ -89,6 +89,38 @@ impl ThrowawayPostgres {
             .arg("start"));
     }
 
+    /// A streaming-replication standby of this cluster (`pg_basebackup -R`),
+    /// started on a port of its own.
+    pub fn standby(&self) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        if running_as_root() {
+            run(Command::new("chown").args(["postgres", &dir.path().display().to_string()]));
+        }
+        let standby = Self { dir, bin: self.bin.clone(), port: free_port(), options: self.options.clone() };
+        run(self
+            .pg("pg_basebackup")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-R",
+                "-D",
+            ])
+            .arg(standby.data()));
+        standby.start_server();
+        standby
+    }
+
+    /// Ends recovery: this standby becomes a primary.
+    pub fn promote(&self) {
+        run(self.pg("pg_ctl").args(["-w", "-t", "30", "-D"]).arg(self.data()).arg("promote"));
+    }
+
     /// Like a crash: no shutdown checkpoint, clients cut off mid-statement.
     pub fn kill_server(&self) {
         run(self.pg("pg_ctl").args(["-w", "-m", "immediate", "-D"]).arg(self.data()).arg("stop"));

@@ -15,6 +15,7 @@ mod better_auth_interop;
 mod better_auth_sessions;
 mod browser_sync;
 mod early_answers;
+mod failover;
 mod faults;
 mod faults_drain;
 mod faults_keyed;
