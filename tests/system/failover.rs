@@ -3,7 +3,8 @@
 //! write load and the standby promoted. What must hold: no acknowledged
 //! write lost, nothing but 201s and 503s (never a 500) meanwhile, and new
 //! writes succeeding within seconds of the promotion, and an idempotency key
-//! that still replays its first answer.
+//! that still replays its first answer; change streams on another instance
+//! go on with nothing missed or repeated.
 
 use crate::common;
 
@@ -13,22 +14,70 @@ use std::time::{Duration, Instant};
 
 use common::cluster::ThrowawayPostgres;
 use common::direct::Direct;
-use common::{Engine, spawn_app_on};
+use common::{Engine, TestApp, spawn_app_on, sse};
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_promoted_standby_takes_over_with_every_acknowledged_write() {
-    let Some(primary) = ThrowawayPostgres::start() else { return };
+/// A primary with a synchronous standby, and the multi-host URL of both.
+async fn replicated() -> Option<(ThrowawayPostgres, ThrowawayPostgres, String)> {
+    let primary = ThrowawayPostgres::start()?;
     let standby = primary.standby();
     // Synchronous from here on: a commit is acknowledged once the standby has it.
     let admin = Direct::open(&primary.url()).await;
     admin.execute("ALTER SYSTEM SET synchronous_standby_names = '*'").await;
     admin.execute("SELECT pg_reload_conf()").await;
-    drop(admin);
     let url = format!(
         "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
         primary.port, standby.port
     );
+    Some((primary, standby, url))
+}
+
+/// Creates `n` tasks for `user` through `app`, waiting out 503s (at most 15 s).
+async fn write_through(app: &TestApp, user: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut written = 0;
+    while written < n {
+        assert!(Instant::now() < deadline, "writes did not resume");
+        let reply = app.create(user, json!({"title": format!("task {written}")})).await;
+        match reply.status.as_u16() {
+            201 => written += 1,
+            503 => tokio::time::sleep(Duration::from_millis(50)).await,
+            other => panic!("{other}: {}", reply.text),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_go_on_after_a_failover_with_nothing_missed() {
+    let Some((primary, standby, url)) = replicated().await else { return };
+    let writer = spawn_app_on(url.clone(), Engine::Postgres, |_| {}).await;
+    let reader = spawn_app_on(url, Engine::Postgres, |_| {}).await;
+    let bearer = common::token("watched");
+    let mut stream = sse::open(&reader, "watched", "?since=0", Some(&bearer), None).await.unwrap();
+    write_through(&writer, "watched", 3).await;
+    primary.kill_server();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    standby.promote();
+    write_through(&writer, "watched", 3).await;
+    // The open stream, on the other instance: every change once, in order.
+    let mut seqs = Vec::new();
+    for _ in 0..6 {
+        seqs.push(stream.event(Duration::from_secs(10)).await.seq());
+    }
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    stream.quiet(Duration::from_millis(500)).await;
+    // A client that reconnects where it was gets the rest from the log.
+    let mut resumed = sse::open(&reader, "watched", "", Some(&bearer), Some("3")).await.unwrap();
+    let mut rest = Vec::new();
+    for _ in 0..3 {
+        rest.push(resumed.event(Duration::from_secs(10)).await.seq());
+    }
+    assert_eq!(rest, [4, 5, 6]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promoted_standby_takes_over_with_every_acknowledged_write() {
+    let Some((primary, standby, url)) = replicated().await else { return };
     let app = Arc::new(spawn_app_on(url, Engine::Postgres, |_| {}).await);
 
     let keyed = || {
