@@ -7,12 +7,48 @@ database each, alternating which goes first in each round, medians over the roun
 
 For a change whose cost is in the database (a migration, a statement): build the
 baseline from the commit before, pass it here. Prints one JSON line per point and a
-Markdown table with the change's ratio.
+Markdown table with the change's ratio. `side_by_side` and `table` serve other scripts
+that compare two servers the same way (bench/pooled.py).
 """
 import argparse, json, os, statistics, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: servers, fresh databases, seeding, wrk)
+
+
+def side_by_side(starters, scenarios, duration, rounds, connections, seed=True):
+    """`starters`: two names, each with a function that starts its server (a `run.Server`).
+    Each round starts both in turn (the other first every other round), seeds it through
+    the API (once, when `seed` is "once": the servers share a database), runs every
+    scenario, stops it. Returns {(name, scenario): (median rps, median p99 ms)}."""
+    names = list(starters)
+    rps = {(n, s): [] for n in names for s in scenarios}
+    p99 = {(n, s): [] for n in names for s in scenarios}
+    rows = None
+    for rnd in range(rounds):
+        for name in (names if rnd % 2 == 0 else list(reversed(names))):
+            server = starters[name]()
+            try:
+                if rows is None or seed is True:
+                    rows = run.seed(server.base)
+                for scenario in scenarios:
+                    r = run.measure(server, rows, scenario, connections, duration)
+                    assert r["errors"] == 0, r
+                    rps[(name, scenario)].append(r["rps"])
+                    p99[(name, scenario)].append(r["p99_ms"])
+                    print(json.dumps({"server": name, "round": rnd, "scenario": scenario, **r}), flush=True)
+            finally:
+                server.stop()
+    return {key: (statistics.median(rps[key]), statistics.median(p99[key])) for key in rps}
+
+
+def table(medians, scenarios, first, second, ratio_title, ratio):
+    """Markdown: each scenario's medians for `first` and `second`, and `ratio(first_rps, second_rps)`."""
+    print(f"| scenario | {first} rps | {second} rps | {ratio_title} | {first} p99 ms | {second} p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for s in scenarios:
+        (a_rps, a_p99), (b_rps, b_p99) = medians[(first, s)], medians[(second, s)]
+        print(f"| {s} | {a_rps:,.0f} | {b_rps:,.0f} | {ratio(a_rps, b_rps)} | {a_p99:.2f} | {b_p99:.2f} |")
 
 
 def main():
@@ -26,31 +62,15 @@ def main():
     ap.add_argument("--connections", type=int, default=64)
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
-    builds = {"this": os.path.join(target, "release", "todo-api"), "baseline": a.baseline}
+    builds = {"baseline": a.baseline, "this": os.path.join(target, "release", "todo-api")}
     work = run.tempfile.mkdtemp(prefix="todo-ab-")
+    starters = {name: (lambda binary=binary, name=name:
+                       run.todo_api(binary, f"ab-{name}", a.engine, a.pg, work, pg_name="todo_bench_ab"))
+                for name, binary in builds.items()}
     scenarios = a.scenarios.split(",")
-    rps = {(b, s): [] for b in builds for s in scenarios}
-    p99 = {(b, s): [] for b in builds for s in scenarios}
-    for rnd in range(a.rounds):
-        order = list(builds) if rnd % 2 == 0 else list(reversed(builds))
-        for build in order:
-            server = run.todo_api(builds[build], f"ab-{build}", a.engine, a.pg, work, pg_name="todo_bench_ab")
-            try:
-                rows = run.seed(server.base)
-                for scenario in scenarios:
-                    r = run.measure(server, rows, scenario, a.connections, a.duration)
-                    assert r["errors"] == 0, r
-                    rps[(build, scenario)].append(r["rps"])
-                    p99[(build, scenario)].append(r["p99_ms"])
-                    print(json.dumps({"build": build, "round": rnd, "scenario": scenario, **r}), flush=True)
-            finally:
-                server.stop()
+    medians = side_by_side(starters, scenarios, a.duration, a.rounds, a.connections)
     print(f"\n{a.engine}, {a.connections} connections, {a.duration} s points, medians of {a.rounds} rounds\n")
-    print("| scenario | baseline rps | this rps | change | baseline p99 ms | this p99 ms |\n|---|---:|---:|---:|---:|---:|")
-    for s in scenarios:
-        base, this = statistics.median(rps[("baseline", s)]), statistics.median(rps[("this", s)])
-        print(f"| {s} | {base:,.0f} | {this:,.0f} | {100 * (this / base - 1):+.1f}% | "
-              f"{statistics.median(p99[('baseline', s)]):.2f} | {statistics.median(p99[('this', s)]):.2f} |")
+    table(medians, scenarios, "baseline", "this", "change", lambda base, this: f"{100 * (this / base - 1):+.1f}%")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ The pooled server is given a URL that does not name the pooler, so it also shows
 runtime switch to unnamed statements (its log line is printed). Prints one JSON line per
 point and a Markdown table with pooled / direct.
 """
-import argparse, json, os, statistics, sys
+import argparse, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ab  # noqa: E402  (bench/ab.py: two servers side by side)
 import run  # noqa: E402  (bench/run.py: servers, fresh databases, seeding, wrk, PgBouncer)
 
 
@@ -30,38 +31,22 @@ def main():
     if not bouncer:
         sys.exit("pgbouncer is not installed")
     urls = {"direct": pg_url, "pooled": f"postgres://postgres@127.0.0.1:{bouncer.port}/todo_bench_pooled"}
+
+    def start(path):
+        port = run.free_port()
+        env = {**run.SERVER_ENV, "DATABASE_URL": urls[path], "PORT": str(port), "LOG_LEVEL": "warn"}
+        return run.Server(f"pooled-{path}", [binary, "serve"], env, port, reset=run.reset_pg(pg_url))
+
     scenarios = a.scenarios.split(",")
-    rps = {(path, s): [] for path in urls for s in scenarios}
-    p99 = {(path, s): [] for path in urls for s in scenarios}
-    rows = None
     try:
-        for rnd in range(a.rounds):
-            for path in (list(urls) if rnd % 2 == 0 else list(reversed(urls))):
-                port = run.free_port()
-                env = {**run.SERVER_ENV, "DATABASE_URL": urls[path], "PORT": str(port), "LOG_LEVEL": "warn"}
-                server = run.Server(f"pooled-{path}", [binary, "serve"], env, port, reset=run.reset_pg(pg_url))
-                try:
-                    rows = rows or run.seed(server.base)
-                    for scenario in scenarios:
-                        r = run.measure(server, rows, scenario, a.connections, a.duration)
-                        assert r["errors"] == 0, r
-                        rps[(path, scenario)].append(r["rps"])
-                        p99[(path, scenario)].append(r["p99_ms"])
-                        print(json.dumps({"path": path, "round": rnd, "scenario": scenario, **r}), flush=True)
-                finally:
-                    server.stop()
-                if path == "pooled":
-                    with open(server.log.name) as log:
-                        print("".join(line for line in log if "pooler" in line).strip())
+        starters = {path: (lambda path=path: start(path)) for path in urls}
+        medians = ab.side_by_side(starters, scenarios, a.duration, a.rounds, a.connections, seed="once")
     finally:
         bouncer.stop()
+    with open(os.path.join(run.tempfile.gettempdir(), "bench-pooled-pooled.log")) as log:
+        print("".join(line for line in log if "pooler" in line).strip())
     print(f"\n{a.connections} connections, {a.duration} s points, medians of {a.rounds} rounds\n")
-    print("| scenario | direct rps | pooled rps | pooled / direct | direct p99 ms | pooled p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for s in scenarios:
-        d, p = statistics.median(rps[("direct", s)]), statistics.median(rps[("pooled", s)])
-        print(f"| {s} | {d:,.0f} | {p:,.0f} | {p / d:.2f} | {statistics.median(p99[('direct', s)]):.2f} | "
-              f"{statistics.median(p99[('pooled', s)]):.2f} |")
+    ab.table(medians, scenarios, "direct", "pooled", "pooled / direct", lambda direct, pooled: f"{pooled / direct:.2f}")
 
 
 if __name__ == "__main__":
