@@ -22,7 +22,14 @@ use super::super::StoreError;
 use super::url::{PgConfig, Pooler, describe};
 use super::{PgStore, Role, statements, tls};
 
-pub const CHANNEL: &str = "todo_api_changes";
+/// The one channel every instance notifies and listens on, named once.
+macro_rules! channel {
+    () => {
+        "todo_api_changes"
+    };
+}
+
+pub const CHANNEL: &str = channel!();
 
 /// Each owner's latest number, for the owners given.
 pub const CHANGE_HEADS: &str = "SELECT id, change_seq FROM users WHERE id = ANY($1)";
@@ -33,7 +40,7 @@ pub const CHANGE_HEADS: &str = "SELECT id, change_seq FROM users WHERE id = ANY(
 /// flush the writes are waiting for. A notification lost to a crash is made
 /// up for by the poll, like one lost between a write's commit and its NOTIFY.
 pub const NOTIFY: &str =
-    "SELECT set_config('synchronous_commit', 'off', true), pg_notify('todo_api_changes', $1)";
+    concat!("SELECT set_config('synchronous_commit', 'off', true), pg_notify('", channel!(), "', $1)");
 
 /// PostgreSQL's limit on a payload is 8000 bytes.
 pub const PAYLOAD_MAX: usize = 7900;
