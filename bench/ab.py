@@ -10,7 +10,7 @@ baseline from the commit before, pass it here. Prints one JSON line per point an
 Markdown table with the change's ratio. `side_by_side` and `table` serve other scripts
 that compare two servers the same way (bench/pooled.py).
 """
-import argparse, json, os, statistics, sys
+import argparse, itertools, json, os, statistics, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: servers, fresh databases, seeding, wrk)
@@ -64,9 +64,12 @@ def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
     builds = {"baseline": a.baseline, "this": os.path.join(target, "release", "todo-api")}
     work = run.tempfile.mkdtemp(prefix="todo-ab-")
-    starters = {name: (lambda binary=binary, name=name:
-                       run.todo_api(binary, f"ab-{name}", a.engine, a.pg, work, pg_name="todo_bench_ab"))
-                for name, binary in builds.items()}
+    started = itertools.count()  # a fresh SQLite file per server, as PostgreSQL gets a fresh database
+
+    def starter(name, binary):
+        return lambda: run.todo_api(binary, f"ab-{name}-{next(started)}", a.engine, a.pg, work, pg_name="todo_bench_ab")
+
+    starters = {name: starter(name, binary) for name, binary in builds.items()}
     scenarios = a.scenarios.split(",")
     medians = side_by_side(starters, scenarios, a.duration, a.rounds, a.connections)
     print(f"\n{a.engine}, {a.connections} connections, {a.duration} s points, medians of {a.rounds} rounds\n")

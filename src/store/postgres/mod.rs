@@ -268,7 +268,7 @@ impl PgStore {
     ) -> Result<Listed<S>, StoreError> {
         let completed = query.status.completed();
         let limit = query.limit.unwrap_or(i64::MAX);
-        let which = statements::LIST + sql::list_index(query.sort, query.order);
+        let which = statements::LIST + sql::list_index(query.sort, query.order, completed.is_some());
         let params: [&(dyn ToSql + Sync); 4] = [&owner, &completed, &limit, &query.offset];
         self.with_conn(Role::Read, |conn| async move {
             let rows = conn.query(which, &params).await?;

@@ -42,13 +42,19 @@ statements! {
     DELETE = sql::DELETE_TASK_AND_UNCOUNT, &[Type::INT8, Type::TEXT, Type::TEXT];
     COUNT = sql::COUNT_TASKS, &[Type::TEXT, Type::BOOL];
     PING = sql::PING, &[];
-    /// The listings, `LIST + sql::list_index(sort, order)`: in `LIST_TASKS` order.
+    /// The listings, `LIST + sql::list_index(..)`: in `LIST_TASKS` order.
     LIST = sql::LIST_TASKS[0], LIST_TYPES;
     LIST_1 = sql::LIST_TASKS[1], LIST_TYPES;
     LIST_2 = sql::LIST_TASKS[2], LIST_TYPES;
     LIST_3 = sql::LIST_TASKS[3], LIST_TYPES;
     LIST_4 = sql::LIST_TASKS[4], LIST_TYPES;
     LIST_5 = sql::LIST_TASKS[5], LIST_TYPES;
+    LIST_6 = sql::LIST_TASKS[6], LIST_TYPES;
+    LIST_7 = sql::LIST_TASKS[7], LIST_TYPES;
+    LIST_8 = sql::LIST_TASKS[8], LIST_TYPES;
+    LIST_9 = sql::LIST_TASKS[9], LIST_TYPES;
+    LIST_10 = sql::LIST_TASKS[10], LIST_TYPES;
+    LIST_11 = sql::LIST_TASKS[11], LIST_TYPES;
     /// Idempotency keys (see `store::idempotency`).
     CLAIM_KEY = keys::CLAIM_KEY,
         &[Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ];
@@ -88,8 +94,10 @@ statements! {
 }
 
 // `LIST + sql::list_index(..)` reaches every listing, and only listings.
-const _: () = assert!(LIST_1 == LIST + 1 && LIST_5 == LIST + 5 && LIST_5 - LIST + 1 == sql::LIST_TASKS.len());
-const _: () = assert!(LIST_2 == LIST + 2 && LIST_3 == LIST + 3 && LIST_4 == LIST + 4);
+const _: () = assert!(LIST_11 == LIST + 11 && LIST_11 - LIST + 1 == sql::LIST_TASKS.len());
+const _: () = assert!(LIST_1 == LIST + 1 && LIST_2 == LIST + 2 && LIST_3 == LIST + 3 && LIST_4 == LIST + 4);
+const _: () = assert!(LIST_5 == LIST + 5 && LIST_6 == LIST + 6 && LIST_7 == LIST + 7 && LIST_8 == LIST + 8);
+const _: () = assert!(LIST_9 == LIST + 9 && LIST_10 == LIST + 10);
 
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 

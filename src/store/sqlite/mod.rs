@@ -195,7 +195,7 @@ impl SqliteStore {
         self.read(move |conn| {
             let completed = query.status.completed();
             let limit = query.limit.unwrap_or(i64::MAX);
-            let text = &SQL.list_tasks[sql::list_index(query.sort, query.order)];
+            let text = &SQL.list_tasks[sql::list_index(query.sort, query.order, completed.is_some())];
             let mut statement = conn.prepare_cached(text)?;
             let mut rows = statement.query(params![owner, completed, limit, query.offset])?;
             let (mut listed, mut total, mut head) = (0, 0, None);
