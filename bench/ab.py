@@ -17,8 +17,8 @@ import run  # noqa: E402  (bench/run.py: servers, fresh databases, seeding, wrk)
 
 
 def side_by_side(starters, scenarios, duration, rounds, connections, seed=True):
-    """`starters`: two names, each with a function that starts its server (a `run.Server`).
-    Each round starts both in turn (the other first every other round), seeds it through
+    """`starters`: names (two or more), each with a function that starts its server (a `run.Server`).
+    Each round starts them in turn (in reverse order every other round), seeds each through
     the API (once, when `seed` is "once": the servers share a database), runs every
     scenario, stops it. Returns {(name, scenario): (median rps, median p99 ms)}."""
     names = list(starters)

@@ -6,9 +6,10 @@ a fresh database per server, the sizes in the reverse order every other round, m
 
 What DATABASE_MAX_CONNECTIONS's default rests on (docs/benchmarks.md).
 """
-import argparse, collections, json, os, statistics, sys
+import argparse, itertools, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ab  # noqa: E402  (bench/ab.py: servers side by side)
 import run  # noqa: E402  (bench/run.py: servers, fresh databases, seeding, wrk)
 
 SCENARIOS = ["toggle", "create", "update", "mixed"]
@@ -24,27 +25,19 @@ def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
     binary = os.path.join(target, "release", "todo-api")
     work = run.tempfile.mkdtemp(prefix="todo-pool-size-")
+    started = itertools.count()
+
+    def starter(size):
+        env = {**run.SERVER_ENV, "DATABASE_MAX_CONNECTIONS": str(size)}
+        return lambda: run.todo_api(binary, f"pool-{size}-{next(started)}", "postgres", a.pg, work, env=env,
+                                    pg_name="todo_bench_pool")
+
     sizes = [int(n) for n in a.sizes.split(",")]
-    rps, p99 = collections.defaultdict(list), collections.defaultdict(list)
-    for rnd in range(a.rounds):
-        for n in (sizes if rnd % 2 == 0 else list(reversed(sizes))):
-            env = {**run.SERVER_ENV, "DATABASE_MAX_CONNECTIONS": str(n)}
-            server = run.todo_api(binary, f"pool-{n}", "postgres", a.pg, work, env=env, pg_name="todo_bench_pool")
-            try:
-                rows = run.seed(server.base)
-                for scenario in SCENARIOS:
-                    r = run.measure(server, rows, scenario, 64, a.duration)
-                    assert r["errors"] == 0, r
-                    rps[(n, scenario)].append(r["rps"])
-                    p99[(n, scenario)].append(r["p99_ms"])
-                    print(json.dumps({"pool": n, "round": rnd, "scenario": scenario, **r}), flush=True)
-            finally:
-                server.stop()
+    medians = ab.side_by_side({n: starter(n) for n in sizes}, SCENARIOS, a.duration, a.rounds, 64)
     print("\n| scenario | " + " | ".join(f"{n} conns rps (p99 ms)" for n in sizes) + " |")
     print("|---|" + "---:|" * len(sizes))
     for s in SCENARIOS:
-        cells = [f"{statistics.median(rps[(n, s)]):,.0f} ({statistics.median(p99[(n, s)]):.1f})" for n in sizes]
-        print(f"| {s} | " + " | ".join(cells) + " |")
+        print(f"| {s} | " + " | ".join(f"{medians[(n, s)][0]:,.0f} ({medians[(n, s)][1]:.1f})" for n in sizes) + " |")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::extract::{JsonObject, Owner, query_unreadable};
+use super::extract::{JsonObject, Owner, header_lines, query_unreadable};
 use super::idempotent::{self, Guarded, IdempotencyKey};
 use super::openapi::{
     AuthResponses, BodyResponses, IdempotencyKeyHeader, IdempotencyResponses, UserPath, ValidationErrorBody,
@@ -34,9 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListCondition {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let lines: Vec<&str> =
-            parts.headers.get_all(IF_MATCH).iter().map(|value| value.to_str().unwrap_or("")).collect();
-        Ok(Self(IfMatch::parse_change_seq(&lines)))
+        Ok(Self(IfMatch::parse_change_seq(&header_lines(&parts.headers, IF_MATCH))))
     }
 }
 

@@ -164,14 +164,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Conditions {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        // A value that is not text holds no tag of ours (see `domain::precondition`).
-        let lines = |name: HeaderName| -> Vec<String> {
-            parts.headers.get_all(name).iter().map(|value| value.to_str().unwrap_or("").to_owned()).collect()
-        };
-        let if_none_match = lines(IF_NONE_MATCH);
-        let if_match = IfMatch::parse(&lines(IF_MATCH).iter().map(String::as_str).collect::<Vec<_>>());
+        let if_none_match =
+            header_lines(&parts.headers, IF_NONE_MATCH).into_iter().map(str::to_owned).collect();
+        let if_match = IfMatch::parse(&header_lines(&parts.headers, IF_MATCH));
         Ok(Self { if_match, if_none_match })
     }
+}
+
+/// Every line of header `name`, as text; a value that is not text holds no
+/// entity tag of ours (see `domain::precondition`), so it reads as empty.
+pub fn header_lines(headers: &HeaderMap, name: HeaderName) -> Vec<&str> {
+    headers.get_all(name).iter().map(|value| value.to_str().unwrap_or("")).collect()
 }
 
 /// A body's top level, with a repeated key refused rather than resolved (serde

@@ -8,7 +8,7 @@
 //! retry must never find the write done and its answer missing.
 
 use super::idempotency::Claimed;
-use super::{Store, StoreError, sql};
+use super::{Store, StoreError};
 use crate::domain::{BulkAction, BulkFilter, IfMatch};
 
 /// One bulk action, as the handler asks for it.
@@ -170,11 +170,6 @@ pub const SET_COMPLETED_WHERE: &str = "UPDATE tasks SET completed = $3, updated_
 pub const DELETE_WHERE: &str = "DELETE FROM tasks WHERE user_id = $1 AND ($2 IS NULL OR completed = $2)";
 
 pub const UNCOUNT_MANY: &str = "UPDATE users SET task_count = task_count - $2 WHERE id = $1";
-
-/// `If-Match`'s change numbers as `seq_gate!`'s parameter.
-pub fn accepted_seqs(if_match: &IfMatch) -> Option<String> {
-    sql::revision_list(if_match)
-}
 
 /// What a PostgreSQL bulk statement's row says.
 pub(super) fn settle(gated: bool, seq: Option<i64>, count: i64, current: i64) -> BulkDone {

@@ -4,14 +4,15 @@
 use tokio_postgres::types::ToSql;
 
 use super::super::StoreError;
-use super::super::bulk::{Bulk, BulkDone, accepted_seqs, settle};
+use super::super::bulk::{Bulk, BulkDone, settle};
+use super::super::sql::revision_list;
 use super::{PgStore, Role, statements};
 use crate::domain::{BulkAction, Timestamp};
 
 impl PgStore {
     pub async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
         let Bulk { owner, action, filter, if_match, claim } = bulk;
-        let (accepted, field) = (accepted_seqs(if_match), action.counted_as());
+        let (accepted, field) = (revision_list(if_match), action.counted_as());
         let (key, token) = (claim.map(|claim| claim.key), claim.map(|claim| claim.token));
         let now = Timestamp::now();
         self.with_conn(Role::Write, |conn| async move {
