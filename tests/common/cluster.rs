@@ -47,7 +47,7 @@ impl ThrowawayPostgres {
             .arg("-D")
             .arg(cluster.data()));
         cluster.options = prepare(cluster.dir.path());
-        cluster.start_server();
+        cluster.start_on_a_free_port();
         Some(cluster)
     }
 
@@ -72,7 +72,28 @@ impl ThrowawayPostgres {
         command
     }
 
+    /// The first start: a port found free can be taken by another test's
+    /// server before this one binds it, so a refused start tries another.
+    fn start_on_a_free_port(&mut self) {
+        for _ in 0..4 {
+            if self.try_start_server() {
+                return;
+            }
+            self.port = free_port();
+        }
+        self.start_server();
+    }
+
     pub fn start_server(&self) {
+        assert!(
+            self.try_start_server(),
+            "pg_ctl start failed on port {}: see {}/log",
+            self.port,
+            self.dir.path().display()
+        );
+    }
+
+    fn try_start_server(&self) -> bool {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off {}",
             self.port,
@@ -80,13 +101,9 @@ impl ThrowawayPostgres {
             self.options
         );
         let log = self.dir.path().join("log");
-        run(self
-            .pg("pg_ctl")
-            .args(["-w", "-t", "30", "-o", &options, "-l"])
-            .arg(log)
-            .arg("-D")
-            .arg(self.data())
-            .arg("start"));
+        let mut start = self.pg("pg_ctl");
+        start.args(["-w", "-t", "30", "-o", &options, "-l"]).arg(log).arg("-D").arg(self.data()).arg("start");
+        start.status().is_ok_and(|status| status.success())
     }
 
     /// A streaming-replication standby of this cluster (`pg_basebackup -R`),
@@ -96,7 +113,7 @@ impl ThrowawayPostgres {
         if running_as_root() {
             run(Command::new("chown").args(["postgres", &dir.path().display().to_string()]));
         }
-        let standby = Self { dir, bin: self.bin.clone(), port: free_port(), options: self.options.clone() };
+        let mut standby = Self { dir, bin: self.bin.clone(), port: free_port(), options: self.options.clone() };
         run(self
             .pg("pg_basebackup")
             .args([
@@ -112,7 +129,7 @@ impl ThrowawayPostgres {
                 "-D",
             ])
             .arg(standby.data()));
-        standby.start_server();
+        standby.start_on_a_free_port();
         standby
     }
 
