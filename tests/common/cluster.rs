@@ -113,7 +113,8 @@ impl ThrowawayPostgres {
         if running_as_root() {
             run(Command::new("chown").args(["postgres", &dir.path().display().to_string()]));
         }
-        let mut standby = Self { dir, bin: self.bin.clone(), port: free_port(), options: self.options.clone() };
+        let mut standby =
+            Self { dir, bin: self.bin.clone(), port: free_port(), options: self.options.clone() };
         run(self
             .pg("pg_basebackup")
             .args([
