@@ -42,6 +42,14 @@ def side_by_side(starters, scenarios, duration, rounds, connections, seed=True):
     return {key: (statistics.median(rps[key]), statistics.median(p99[key])) for key in rps}
 
 
+def point_args(ap, scenarios):
+    """The options every side-by-side script takes: which scenarios, and each point's shape."""
+    ap.add_argument("--scenarios", default=scenarios)
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+
+
 def table(medians, scenarios, first, second, ratio_title, ratio):
     """Markdown: each scenario's medians for `first` and `second`, and `ratio(first_rps, second_rps)`."""
     print(f"| scenario | {first} rps | {second} rps | {ratio_title} | {first} p99 ms | {second} p99 ms |")
@@ -56,10 +64,7 @@ def main():
     ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"))
     ap.add_argument("--baseline", required=True)
     ap.add_argument("--engine", choices=["postgres", "sqlite"], default="postgres")
-    ap.add_argument("--scenarios", default="toggle,create,update,mixed")
-    ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=64)
+    point_args(ap, "toggle,create,update,mixed")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
     builds = {"baseline": a.baseline, "this": os.path.join(target, "release", "todo-api")}

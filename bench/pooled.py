@@ -18,10 +18,7 @@ import run  # noqa: E402  (bench/run.py: servers, fresh databases, seeding, wrk,
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"))
-    ap.add_argument("--scenarios", default="get")
-    ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=64)
+    ab.point_args(ap, "get")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(run.ROOT, "target"))
     binary = os.path.join(target, "release", "todo-api")

@@ -144,6 +144,12 @@ def seed(base, create_user=None):
     return rows
 
 
+def seeded_rows():
+    """The rows `seed` made (its ids are deterministic), for a server on an already seeded database."""
+    return [[str(USER_BASE + u), todo_bench.token(str(USER_BASE + u), SECRET, ttl=24 * 3600),
+             [u * PER_USER + i + 1 for i in range(PER_USER)]] for u in range(USERS)]
+
+
 def psql(url, sql):
     return sh(["psql", url, "-Atqc", sql])
 

@@ -113,6 +113,7 @@ impl App {
             addr = %self.local_addr(),
             workers = config.workers,
             database = %config.database_display(),
+            read_replicas = %config.database.replicas_display(),
             pool = config.database_max_connections,
             auth = %config.auth.describe(),
             cors_origins = ?config.cors_origins,

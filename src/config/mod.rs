@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::MIN_SECRET_BYTES;
 use crate::domain::FieldLimits;
 use crate::store::postgres::parse_pooler;
-use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings};
+use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings, ReadReplicas};
 use crate::telemetry::LogFormat;
 
 mod auth;
@@ -85,6 +85,18 @@ pub struct Settings {
     /// mode: statements sent unnamed, timeouts from the role's or database's defaults).
     #[arg(long, env = "DATABASE_POOLER", default_value = "auto", global = true)]
     pub database_pooler: String,
+
+    /// PostgreSQL read replicas (`postgres://u@r1:5432,r2:5432/db`, each host
+    /// read in turn): lists, gets and the change feed read there when the
+    /// replica has every write of that user the primary has, else the primary.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true, global = true)]
+    pub database_read_url: Option<String>,
+
+    /// A read replica further behind the primary than this many milliseconds
+    /// (or unreachable, or promoted) is left out until it catches up.
+    #[arg(long, env = "DATABASE_READ_MAX_LAG_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000), global = true)]
+    pub database_read_max_lag_ms: u64,
 
     /// Most tasks one user may own; creating one more is refused with 409.
     #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = 10_000,
@@ -178,6 +190,10 @@ pub enum ConfigError {
     BadOrigin(String),
     #[error("DATABASE_POOLER {0:?} is not auto, none or transaction")]
     BadPooler(String),
+    #[error("DATABASE_READ_URL is not a valid PostgreSQL URL: {0}")]
+    BadReadUrl(String),
+    #[error("DATABASE_READ_URL needs a PostgreSQL DATABASE_URL (SQLite reads are local already)")]
+    ReadUrlWithSqlite,
     #[error("DATABASE_LISTEN_URL is not a valid PostgreSQL URL: {0}")]
     BadListenUrl(String),
     #[error("TRUSTED_PROXIES entry {0:?} is not an IP address or a CIDR range like 10.0.0.0/8")]
@@ -253,7 +269,7 @@ impl Config {
             workers: settings
                 .workers
                 .map_or_else(|| std::thread::available_parallelism().map_or(2, usize::from), usize::from),
-            database: database(settings)?,
+            database: database_of(settings)?,
             database_max_connections: settings.database_max_connections,
             database_statement_timeout: Duration::from_secs(settings.database_statement_timeout_seconds),
             limits: Limits {
@@ -314,7 +330,7 @@ fn body_limit(fields: FieldLimits) -> usize {
     (64 * 1024).max(12 * (fields.title_chars + fields.description_chars) + 4096)
 }
 
-fn database(settings: &Settings) -> Result<DatabaseConfig, ConfigError> {
+fn database_of(settings: &Settings) -> Result<DatabaseConfig, ConfigError> {
     let mut database: DatabaseConfig = settings.database_url.parse()?;
     match settings.database_pooler.as_str() {
         "auto" => {}
@@ -324,6 +340,14 @@ fn database(settings: &Settings) -> Result<DatabaseConfig, ConfigError> {
                 pg.set_pooler(pooler);
             }
         }
+    }
+    if let Some(url) = settings.database_read_url.as_deref().filter(|url| !url.trim().is_empty()) {
+        let DatabaseConfig::Postgres(pg) = &mut database else { return Err(ConfigError::ReadUrlWithSqlite) };
+        let max_lag = Duration::from_millis(settings.database_read_max_lag_ms);
+        pg.reads = Some(ReadReplicas::parse(url.trim(), max_lag).map_err(|error| match error {
+            DatabaseUrlError::Invalid { reason, .. } => ConfigError::BadReadUrl(reason),
+            other => ConfigError::BadReadUrl(other.to_string()),
+        })?);
     }
     Ok(database)
 }
@@ -349,6 +373,7 @@ fn parse_origins(list: &str) -> Result<Vec<HeaderValue>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PgConfig;
 
     #[test]
     fn origins_are_checked() {
@@ -357,6 +382,27 @@ mod tests {
         for bad in ["*", "localhost:3000", "https://a.com/path", "ftp://a.com", "https://"] {
             assert!(parse_origins(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn read_replicas_need_postgres_and_a_valid_url() {
+        let with = |database: &str, read: &str| {
+            let cli =
+                Cli::try_parse_from(["todo-api", "--database-url", database, "--database-read-url", read]);
+            database_of(&cli.unwrap().settings)
+        };
+        let primary = "postgres://u:pw@p:5432/db";
+        let error = with(primary, "postgres://u:hunter2@r1:port/db").unwrap_err().to_string();
+        assert!(error.starts_with("DATABASE_READ_URL is not a valid PostgreSQL URL"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let error = with("sqlite:todo.db", "postgres://u@r1/db").unwrap_err().to_string();
+        assert!(error.contains("needs a PostgreSQL DATABASE_URL"), "{error}");
+        let Ok(DatabaseConfig::Postgres(pg)) = with(primary, "postgres://u@r1:5433,r2:5434/db") else {
+            panic!()
+        };
+        let reads = pg.reads.expect("replicas configured");
+        assert_eq!((reads.hosts.len(), reads.max_lag), (2, Duration::from_secs(1)));
+        assert!(matches!(with(primary, " "), Ok(DatabaseConfig::Postgres(PgConfig { reads: None, .. }))));
     }
 
     #[test]

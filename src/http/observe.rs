@@ -92,6 +92,7 @@ impl Drop for InFlight {
 pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
     let pools: Vec<_> = state.store.pool_stats().iter().map(|p| (p.name, p.open, p.idle, p.max)).collect();
     metrics().set_pools(&pools);
+    metrics().set_replica_reads(&state.store.replica_reads());
     metrics().set_worker_connections(&state.balance.open());
     let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
     ([(CONTENT_TYPE, content_type)], metrics().render()).into_response()

@@ -45,6 +45,19 @@ impl DatabaseConfig {
     }
 }
 
+impl DatabaseConfig {
+    /// The read replicas for logs (`none` without `DATABASE_READ_URL`), never a password.
+    pub fn replicas_display(&self) -> String {
+        match self {
+            Self::Postgres(PgConfig { reads: Some(reads), .. }) => {
+                let hosts: Vec<_> = reads.hosts.iter().map(PgConfig::display).collect();
+                format!("{} (lag bound {} ms)", hosts.join(", "), reads.max_lag.as_millis())
+            }
+            _ => "none".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,7 @@ use std::time::Duration;
 use crate::domain::{IfMatch, ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, TaskView};
 pub use config::{DatabaseConfig, DatabaseUrlError};
 pub use error::StoreError;
-pub use postgres::{Heard, PgConfig, Pooler};
+pub use postgres::{Heard, PgConfig, Pooler, ReadReplicas, ReplicaReads};
 
 /// How many connections an engine keeps, and how long one statement may run.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +136,18 @@ impl Store {
         on_engine!(self, engine => engine.pool_stats())
     }
 
+    /// With read replicas: `(who answered, task reads so far)` (see `postgres::replicas`).
+    pub fn replica_reads(&self) -> Vec<(&'static str, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Self::Postgres(pg) = self else { return Vec::new() };
+        let Some(reads) = pg.replica_reads() else { return Vec::new() };
+        vec![
+            ("replica", reads.replica.load(Relaxed)),
+            ("primary_behind", reads.behind.load(Relaxed)),
+            ("primary_failed", reads.failed.load(Relaxed)),
+        ]
+    }
+
     pub fn engine(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",
@@ -168,6 +180,15 @@ impl Store {
 
     pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
         on_engine!(self, engine => engine.get_task(owner, id).await)
+    }
+
+    /// The task as the primary has it (a replica may lag): what a write
+    /// that did not happen reports.
+    async fn get_task_on_primary(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        match self {
+            Self::Sqlite(sqlite) => sqlite.get_task(owner, id).await,
+            Self::Postgres(pg) => pg.get_task_on_primary(owner, id).await,
+        }
     }
 
     /// One page of `owner`'s tasks into `sink`, with the page's numbers from
@@ -238,10 +259,12 @@ impl Store {
     ) -> Result<Written<T>, StoreError> {
         Ok(match done {
             Some(done) => Written::Done(done),
-            None if matches!(if_match, IfMatch::Revisions(_)) => match self.get_task(owner, id).await? {
-                Some(current) => Written::Changed(current),
-                None => Written::Missing,
-            },
+            None if matches!(if_match, IfMatch::Revisions(_)) => {
+                match self.get_task_on_primary(owner, id).await? {
+                    Some(current) => Written::Changed(current),
+                    None => Written::Missing,
+                }
+            }
             None => Written::Missing,
         })
     }

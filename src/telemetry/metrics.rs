@@ -41,6 +41,7 @@ pub struct Metrics {
     pool_size: Family<Labels, Gauge>,
     pool_idle: Family<Labels, Gauge>,
     pool_max: Family<Labels, Gauge>,
+    replica_reads: Family<Labels, Counter>,
     streams_open: Gauge,
     events_sent: Family<Labels, Counter>,
     streams_refused: Family<Labels, Counter>,
@@ -66,6 +67,7 @@ impl Metrics {
         let auth_failures = Family::<Labels, Counter>::default();
         let jwks_refreshes = Family::<Labels, Counter>::default();
         let (pool_size, pool_idle, pool_max) = (Family::default(), Family::default(), Family::default());
+        let replica_reads = Family::<Labels, Counter>::default();
         let (streams_open, events_sent, streams_refused) =
             (Gauge::default(), Family::default(), Family::default());
         let session_lookups = Family::<Labels, Counter>::default();
@@ -92,6 +94,12 @@ impl Metrics {
         registry.register("db_pool_connections", "Open database connections by pool", pool_size.clone());
         registry.register("db_pool_idle_connections", "Idle database connections by pool", pool_idle.clone());
         registry.register("db_pool_max_connections", "Database pool capacity by pool", pool_max.clone());
+        registry.register(
+            "db_replica_reads",
+            "Task reads with DATABASE_READ_URL set, by who answered: replica, primary_behind (the replica \
+             had not replayed the user's latest write) or primary_failed (the replica's read failed)",
+            replica_reads.clone(),
+        );
         registry.register("event_streams_open", "Change streams (SSE) open", streams_open.clone());
         registry.register("events_sent", "Change events sent on streams, by type", events_sent.clone());
         registry.register(
@@ -126,6 +134,7 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max,
+            replica_reads,
             streams_open,
             events_sent,
             streams_refused,
@@ -198,6 +207,14 @@ impl Metrics {
         for (worker, &open) in open.iter().enumerate() {
             let labels = vec![("worker", worker.to_string())];
             self.worker_connections.get_or_create(&labels).set(i64::try_from(open).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The store's read counters, read at scrape time: `(answered by, count so far)`.
+    pub fn set_replica_reads(&self, reads: &[(&'static str, u64)]) {
+        for &(answered_by, count) in reads {
+            let counter = self.replica_reads.get_or_create(&vec![("answered_by", answered_by.to_owned())]);
+            counter.inc_by(count.saturating_sub(counter.get()));
         }
     }
 

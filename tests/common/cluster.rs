@@ -109,12 +109,17 @@ impl ThrowawayPostgres {
     /// A streaming-replication standby of this cluster (`pg_basebackup -R`),
     /// started on a port of its own.
     pub fn standby(&self) -> Self {
+        self.standby_with("")
+    }
+
+    /// A standby with server settings of its own (`-c recovery_min_apply_delay=400ms`).
+    pub fn standby_with(&self, options: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         if running_as_root() {
             run(Command::new("chown").args(["postgres", &dir.path().display().to_string()]));
         }
-        let mut standby =
-            Self { dir, bin: self.bin.clone(), port: free_port(), options: self.options.clone() };
+        let options = format!("{} {options}", self.options);
+        let mut standby = Self { dir, bin: self.bin.clone(), port: free_port(), options };
         run(self
             .pg("pg_basebackup")
             .args([

@@ -132,6 +132,8 @@ pub fn settings(database_url: String) -> Settings {
         database_max_connections: 8,
         database_statement_timeout_seconds: 5,
         database_pooler: "auto".into(),
+        database_read_url: None,
+        database_read_max_lag_ms: 1000,
         max_tasks_per_user: 10_000,
         max_title_chars: 200,
         max_description_chars: 1000,

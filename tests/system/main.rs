@@ -23,6 +23,7 @@ mod operability;
 mod pooler;
 mod postgres_tls;
 mod realtime_cluster;
+mod replicas;
 mod session_flood;
 mod startup;
 mod user_data;

@@ -16,7 +16,7 @@ impl PgStore {
         since: i64,
         limit: i64,
     ) -> Result<ChangesSince, StoreError> {
-        self.with_conn(Role::Read, |conn| async move {
+        self.read_own(owner, |conn| async move {
             // The head first: every number up to it is committed, so the page
             // read after it must start at `since + 1` unless retention took it.
             let head: i64 = conn.query(statements::CHANGE_HEAD, &[&owner]).await?[0].try_get(0)?;

@@ -11,9 +11,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::super::StoreError;
 use super::pooler::PoolerWatch;
 use super::statements::Conn;
-use super::url::{Pooler, describe};
+use super::tls;
+use super::url::{PgConfig, Pooler, describe};
 
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 /// Bounds how late a database that came back is noticed.
@@ -46,9 +48,40 @@ pub struct Connector {
     pub configured: Pooler,
     /// Whether a pooler was found out since (see `pooler`).
     pub watch: Arc<PoolerWatch>,
+    /// `host:port` of a read replica (see `replicas`), for its log lines; `None` for the primary.
+    pub replica: Option<Arc<str>>,
 }
 
 impl Connector {
+    /// How to reach `config`'s server, with `timeout` as each statement's
+    /// and each lock wait's bound.
+    pub fn new(config: &PgConfig, timeout: Duration, replica: Option<Arc<str>>) -> Result<Self, StoreError> {
+        let tls = tls::connector(config).map_err(|error| StoreError::Unavailable(error.into()))?;
+        let mut wire = config.config.clone();
+        if config.pooler == Pooler::None {
+            // Directly connected, the timeouts ride in the startup packet: no
+            // round trip, and they hold for the connection's life. A
+            // transaction-mode pooler refuses startup options; there the
+            // role's defaults hold them (see `PgStore::timeouts_in_force`).
+            let millis = timeout.as_millis();
+            let ours = format!("-c statement_timeout={millis} -c lock_timeout={millis}");
+            let options = match wire.get_options() {
+                Some(theirs) if !theirs.is_empty() => format!("{theirs} {ours}"),
+                _ => ours,
+            };
+            wire.options(options);
+        }
+        let watch = Arc::new(PoolerWatch::new(config.pooler == Pooler::None && !config.pooler_forced));
+        Ok(Self {
+            config: wire,
+            plain: config.config.clone(),
+            tls,
+            configured: config.pooler,
+            watch,
+            replica,
+        })
+    }
+
     /// The mode in force: as configured, or a transaction-mode pooler found out since.
     pub fn pooler(&self) -> Pooler {
         match (self.configured, self.watch.found()) {
@@ -173,7 +206,10 @@ impl Supervisor {
                 Ok(mut driver) => {
                     backoff = RETRY_FIRST;
                     if self.outage_logged.swap(false, Ordering::Relaxed) {
-                        tracing::info!("database reachable again");
+                        match &self.connector.replica {
+                            Some(replica) => tracing::info!("read replica {replica} reachable again"),
+                            None => tracing::info!("database reachable again"),
+                        }
                     }
                     tokio::select! {
                         _ = &mut driver => {}
@@ -198,8 +234,13 @@ impl Supervisor {
     }
 
     fn log_outage(&self, message: &str) {
-        if !self.outage_logged.swap(true, Ordering::Relaxed) {
-            tracing::error!("{message}; answering 503 while no connection is open");
+        if self.outage_logged.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        match &self.connector.replica {
+            // Reads go to the primary meanwhile: nobody gets a 503 for it.
+            Some(replica) => tracing::warn!("read replica {replica}: {message}; reading from the primary"),
+            None => tracing::error!("{message}; answering 503 while no connection is open"),
         }
     }
 }

@@ -22,6 +22,7 @@ mod keys;
 mod migrate;
 mod notify;
 mod pooler;
+mod replicas;
 mod statements;
 mod tls;
 mod url;
@@ -38,9 +39,10 @@ use super::{Listed, PatchParams, PoolSettings, PoolStats, StoreError, TaskSink, 
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 use connections::{Connections, Connector};
 pub use notify::{Heard, PAYLOAD_MAX};
-use pooler::PoolerWatch;
+pub use replicas::ReplicaReads;
+use replicas::Replicas;
 use statements::Conn;
-pub use url::{PgConfig, Pooler, SslMode, describe, parse_pooler};
+pub use url::{PgConfig, Pooler, ReadReplicas, SslMode, describe, parse_pooler};
 
 /// Queries one connection may have queued in its pipeline before callers
 /// wait (then get 503): deep enough to keep it busy, shallow enough that a
@@ -64,6 +66,8 @@ struct Inner {
     writes: Connections,
     admission: Admission,
     connector: Connector,
+    /// Where task reads go when they can (`DATABASE_READ_URL`).
+    replicas: Option<Replicas>,
     settings: PoolSettings,
     /// A worker's store falls back on the server's while its own sets are empty.
     fallback: Option<PgStore>,
@@ -85,24 +89,7 @@ impl PgStore {
         settings: PoolSettings,
         migrate: bool,
     ) -> Result<Self, StoreError> {
-        let tls = tls::connector(config).map_err(|error| StoreError::Unavailable(error.into()))?;
-        let mut wire = config.config.clone();
-        if config.pooler == Pooler::None {
-            // Directly connected, the timeouts ride in the startup packet: no
-            // round trip, and they hold for the connection's life. A
-            // transaction-mode pooler refuses startup options; there the
-            // role's defaults hold them (see `timeouts_in_force`).
-            let millis = settings.statement_timeout.as_millis();
-            let ours = format!("-c statement_timeout={millis} -c lock_timeout={millis}");
-            let options = match wire.get_options() {
-                Some(theirs) if !theirs.is_empty() => format!("{theirs} {ours}"),
-                _ => ours,
-            };
-            wire.options(options);
-        }
-        let watch = Arc::new(PoolerWatch::new(config.pooler == Pooler::None && !config.pooler_forced));
-        let connector =
-            Connector { config: wire, plain: config.config.clone(), tls, configured: config.pooler, watch };
+        let connector = Connector::new(config, settings.statement_timeout, None)?;
         first_contact(&connector, config).await?;
         if migrate {
             migrate::run(&connector).await?;
@@ -118,18 +105,27 @@ impl PgStore {
         };
         let reads = Connections::start(connector.clone(), readers, Some(first));
         let writes = Connections::start(connector.clone(), writers, None);
-        let admission = Admission::new((readers + writers) * PIPELINE_DEPTH);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                reads,
-                writes,
-                admission,
-                connector,
-                settings,
-                fallback: None,
-                workers: Mutex::default(),
-            }),
-        })
+        let replicas = match &config.reads {
+            Some(reads) => Some(Replicas::start(reads, settings.statement_timeout)?),
+            None => None,
+        };
+        let admission =
+            Admission::new((readers + writers + replicas.as_ref().map_or(0, Replicas::len)) * PIPELINE_DEPTH);
+        let watched = replicas.is_some();
+        let inner = Arc::new(Inner {
+            reads,
+            writes,
+            admission,
+            connector,
+            replicas,
+            settings,
+            fallback: None,
+            workers: Mutex::default(),
+        });
+        if watched {
+            tokio::spawn(replicas::watch(Arc::downgrade(&inner)));
+        }
+        Ok(Self { inner })
     }
 
     /// A store for request worker `index`, whose connections run on the
@@ -147,11 +143,14 @@ impl PgStore {
         };
         let reads = Connections::start(connector.clone(), 1, first);
         let writes = Connections::start(connector.clone(), writers, None);
-        let admission = Admission::new((1 + writers) * PIPELINE_DEPTH);
+        let replicas = self.inner.replicas.as_ref().map(|replicas| replicas.for_worker(index));
+        let admission =
+            Admission::new((1 + writers + replicas.as_ref().map_or(0, Replicas::len)) * PIPELINE_DEPTH);
         let settings = self.inner.settings;
         let fallback = Some(self.clone());
         let workers = Mutex::default();
-        let inner = Arc::new(Inner { reads, writes, admission, connector, settings, fallback, workers });
+        let inner =
+            Arc::new(Inner { reads, writes, admission, connector, replicas, settings, fallback, workers });
         self.inner.workers.lock().expect("workers lock").push(Arc::downgrade(&inner));
         Self { inner }
     }
@@ -188,6 +187,10 @@ impl PgStore {
         vec![
             stats("postgres", sum(&|inner| inner.writes.counts())),
             stats("postgres_reads", sum(&|inner| inner.reads.counts())),
+            stats(
+                "postgres_replicas",
+                sum(&|inner| inner.replicas.as_ref().map_or((0, 0), Replicas::counts)),
+            ),
         ]
     }
 
@@ -232,6 +235,9 @@ impl PgStore {
             inner.admission.close();
             inner.reads.close();
             inner.writes.close();
+            if let Some(replicas) = &inner.replicas {
+                replicas.close();
+            }
         }
     }
 
@@ -257,6 +263,16 @@ impl PgStore {
     }
 
     pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let params: [&(dyn ToSql + Sync); 2] = [&id.get(), &owner];
+        self.read_own(owner, |conn| async move {
+            let row = conn.query_opt(statements::SELECT, &params).await?;
+            row.as_ref().map(task_from_pg).transpose()
+        })
+        .await
+    }
+
+    /// The task as the primary has it now: for what a write does next.
+    pub async fn get_task_on_primary(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
         self.optional_task(Role::Read, statements::SELECT, &[&id.get(), &owner]).await
     }
 
@@ -270,26 +286,30 @@ impl PgStore {
         let limit = query.limit.unwrap_or(i64::MAX);
         let which = statements::LIST + sql::list_index(query.sort, query.order, completed.is_some());
         let params: [&(dyn ToSql + Sync); 4] = [&owner, &completed, &limit, &query.offset];
-        self.with_conn(Role::Read, |conn| async move {
-            let rows = conn.query(which, &params).await?;
-            let (total, head) = match rows.first() {
-                Some(row) => {
-                    (row.try_get(TOTAL_COLUMN)?, row.try_get::<_, Option<i64>>(HEAD_COLUMN)?.unwrap_or(0))
-                }
-                None => {
-                    let total = match super::needs_separate_count(0, query) {
-                        true => conn.query(statements::COUNT, &[&owner, &completed]).await?[0].try_get(0)?,
-                        false => 0,
-                    };
-                    (total, conn.query(statements::CHANGE_HEAD, &[&owner]).await?[0].try_get(0)?)
-                }
-            };
-            for row in &rows {
-                sink.push(task_view_pg(row)?);
-            }
-            Ok(Listed { sink, total, change_seq: head })
-        })
-        .await
+        let (rows, total, head) = self
+            .read_own(owner, |conn| async move {
+                let rows = conn.query(which, &params).await?;
+                let (total, head) = match rows.first() {
+                    Some(row) => {
+                        (row.try_get(TOTAL_COLUMN)?, row.try_get::<_, Option<i64>>(HEAD_COLUMN)?.unwrap_or(0))
+                    }
+                    None => {
+                        let total = match super::needs_separate_count(0, query) {
+                            true => {
+                                conn.query(statements::COUNT, &[&owner, &completed]).await?[0].try_get(0)?
+                            }
+                            false => 0,
+                        };
+                        (total, conn.query(statements::CHANGE_HEAD, &[&owner]).await?[0].try_get(0)?)
+                    }
+                };
+                Ok((rows, total, head))
+            })
+            .await?;
+        for row in &rows {
+            sink.push(task_view_pg(row)?);
+        }
+        Ok(Listed { sink, total, change_seq: head })
     }
 
     pub async fn update_task(

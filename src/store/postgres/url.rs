@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 use tokio_postgres::config::{Host, SslMode as WireSslMode};
@@ -45,6 +46,8 @@ pub struct PgConfig {
     /// The mode was said (`pooler=` in the URL, or `DATABASE_POOLER`), not
     /// guessed: it is never switched at runtime (see `Connector`).
     pub pooler_forced: bool,
+    /// Where task reads may go instead (`DATABASE_READ_URL`).
+    pub reads: Option<ReadReplicas>,
 }
 
 /// The URL's query parameters this layer reads (the rest go to tokio-postgres).
@@ -82,7 +85,7 @@ impl FromStr for PgConfig {
         let root_cert = root_cert.filter(|path| path.as_os_str() != "system");
         let pooler_forced = pooler.is_some();
         let pooler = pooler.unwrap_or_else(|| detect_pooler(&config));
-        Ok(Self { config, ssl_mode, root_cert, pooler, pooler_forced })
+        Ok(Self { config, ssl_mode, root_cert, pooler, pooler_forced, reads: None })
     }
 }
 
@@ -108,6 +111,38 @@ impl PgConfig {
         self.pooler = pooler;
         self.pooler_forced = true;
     }
+}
+
+/// `DATABASE_READ_URL`, one configuration per host it lists, and the lag bound.
+#[derive(Debug, Clone)]
+pub struct ReadReplicas {
+    pub hosts: Vec<PgConfig>,
+    pub max_lag: Duration,
+}
+
+impl ReadReplicas {
+    /// A libpq URL that may list several hosts (`h1:5432,h2:5432`): each is
+    /// read from in turn, rather than only the first that answers.
+    pub fn parse(url: &str, max_lag: Duration) -> Result<Self, DatabaseUrlError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(DatabaseUrlError::Invalid {
+                engine: "PostgreSQL",
+                reason: "it must start with postgres:// or postgresql://".into(),
+            });
+        }
+        let hosts = one_url_per_host(url).iter().map(|url| url.parse()).collect::<Result<_, _>>()?;
+        Ok(Self { hosts, max_lag })
+    }
+}
+
+/// `scheme://user@h1:p1,h2:p2/db?q` as `scheme://user@h1:p1/db?q` and
+/// `scheme://user@h2:p2/db?q`. Written by hand: tokio-postgres keeps a
+/// multi-host URL as one configuration that connects to the first host up.
+fn one_url_per_host(url: &str) -> Vec<String> {
+    let Some((scheme, rest)) = url.split_once("://") else { return vec![url.to_owned()] };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let (userinfo, hosts) = authority.split_at(authority.rfind('@').map_or(0, |at| at + 1));
+    hosts.split(',').map(|host| format!("{scheme}://{userinfo}{host}{tail}")).collect()
 }
 
 /// Transaction-mode poolers known by their host names: Neon's PgBouncer
@@ -199,6 +234,21 @@ mod tests {
         assert_eq!(transaction.pooler, Pooler::Transaction);
         let session: PgConfig = format!("{supabase}:5432/postgres").parse().unwrap();
         assert_eq!(session.pooler, Pooler::None, "Supabase's session mode keeps prepared statements");
+    }
+
+    #[test]
+    fn each_host_gets_its_own_url_with_the_rest_kept() {
+        assert_eq!(
+            one_url_per_host("postgres://u:p@r1:5433,r2/db?sslmode=require"),
+            ["postgres://u:p@r1:5433/db?sslmode=require", "postgres://u:p@r2/db?sslmode=require"]
+        );
+        assert_eq!(one_url_per_host("postgresql://r1?x=1"), ["postgresql://r1?x=1"]);
+        assert_eq!(one_url_per_host("postgres://[::1]:5433/db"), ["postgres://[::1]:5433/db"]);
+        let parsed = ReadReplicas::parse("postgres://u@r1:5433,r2:5434/db", Duration::from_secs(1)).unwrap();
+        let hosts: Vec<_> = parsed.hosts.iter().map(PgConfig::display).collect();
+        assert_eq!(hosts, ["postgres://u@r1:5433/db", "postgres://u@r2:5434/db"]);
+        assert!(ReadReplicas::parse("sqlite:x.db", Duration::ZERO).is_err());
+        assert!(ReadReplicas::parse("postgres://u@r1:port/db", Duration::ZERO).is_err());
     }
 
     #[test]
