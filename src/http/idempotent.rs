@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::responses::{X_CHANGE_SEQ, hex, location, with_etag};
+use super::responses::{X_CHANGE_SEQ, created, hex, location, with_etag};
 use super::{ApiError, AppState};
-use crate::domain::{BulkAction, BulkFilter, Task, TaskId, change_seq_of};
-use crate::store::idempotency::{Claim, Claimed, KeyedRequest, StoredResponse};
+use crate::domain::{BulkAction, BulkFilter, NewTask, TaskId, change_seq_of};
+use crate::store::Writer;
+use crate::store::idempotency::{Claim, Claimed, KeyedCreate, KeyedRequest, StoredResponse};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a replayed answer, as Stripe does.
@@ -94,6 +95,34 @@ where
     Ok(finish(state, claim, result).await)
 }
 
+/// A create under `key`: claimed and written in one commit (see
+/// `Store::create_task_keyed`); a retry gets the task as it was created.
+pub async fn create(
+    state: &AppState,
+    writer: Writer<'_>,
+    key: &str,
+    body: &Map<String, Value>,
+    new: &NewTask,
+) -> Result<Response, ApiError> {
+    let (owner, limits) = (writer.user_id, &state.limits);
+    let fingerprint = fingerprint(Guarded::Create, Some(body));
+    let request = KeyedRequest { user_id: owner, key, fingerprint: &fingerprint };
+    let lifetimes = (limits.idempotency_ttl, limits.idempotency_takeover);
+    let max_tasks = limits.max_tasks_per_user;
+    match state.store.create_task_keyed(writer, new, max_tasks, request, lifetimes).await? {
+        KeyedCreate::Created(task) => created(task),
+        KeyedCreate::Full(token) => {
+            let claim = Claimed { user_id: owner, key, token };
+            Ok(finish(state, claim, Err(ApiError::TaskLimit(max_tasks))).await)
+        }
+        KeyedCreate::Found(claim) => match answer_due(state, owner, claim, Guarded::Create).await? {
+            Begun::Answered(response) => Ok(response),
+            // Never found: a claim that is ours was made in the call.
+            Begun::Claimed(_) => Err(ApiError::IdempotencyKeyInFlight),
+        },
+    }
+}
+
 /// Either the claim, for the caller to write under, or the answer already due.
 enum Begun {
     Claimed(i64),
@@ -110,6 +139,16 @@ async fn begin(
     let limits = &state.limits;
     let request = KeyedRequest { user_id: owner, key, fingerprint };
     let claim = state.store.claim_key(request, limits.idempotency_ttl, limits.idempotency_takeover).await?;
+    answer_due(state, owner, claim, guarded).await
+}
+
+/// What a key that was claimed (or found taken) calls for.
+async fn answer_due(
+    state: &AppState,
+    owner: &str,
+    claim: Claim,
+    guarded: Guarded,
+) -> Result<Begun, ApiError> {
     Ok(match claim {
         Claim::Mine(token) => Begun::Claimed(token),
         Claim::Answered(stored) => Begun::Answered(replay(stored)),
@@ -182,7 +221,16 @@ async fn rebuilt(
         return Err(ApiError::IdempotencyKeyReused);
     }
     let id = TaskId::parse(&task_id.to_string()).ok_or(ApiError::TaskNotFound)?;
-    let task: Task = state.store.get_task(owner, id).await?.ok_or(ApiError::TaskNotFound)?;
+    // A create answers with the task as it was created: the change log
+    // keeps that (unless retention has taken it since: then as it is now).
+    let as_created = match guarded {
+        Guarded::Create => state.store.created_task(owner, id).await?,
+        _ => None,
+    };
+    let task = match as_created {
+        Some(task) => task,
+        None => state.store.get_task(owner, id).await?.ok_or(ApiError::TaskNotFound)?,
+    };
     let mut response = with_etag(StatusCode::OK, task);
     if let Guarded::Create = guarded {
         *response.status_mut() = StatusCode::CREATED;

@@ -62,6 +62,14 @@ pub fn with_etag(status: StatusCode, task: Task) -> Response {
 }
 
 /// `Location` of a task: its path, the owner's id percent-encoded.
+/// `201 Created` with the task, its `Location` and `ETag`.
+pub fn created(task: Task) -> Result<Response, ApiError> {
+    let location = location(&task.user_id, task.id);
+    let mut response = with_etag(StatusCode::CREATED, task);
+    response.headers_mut().insert(axum::http::header::LOCATION, location);
+    Ok(response)
+}
+
 pub fn location(owner: &str, id: i64) -> HeaderValue {
     let location = format!("/api/{}/tasks/{id}", utf8_percent_encode(owner, PATH_SEGMENT));
     HeaderValue::try_from(location).expect("percent-encoded paths are valid header values")

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, LOCATION};
+use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -17,7 +17,7 @@ use super::openapi::{
     TaskNotFound, TaskPath, TaskUpdate, UserPath, ValidationErrorBody,
 };
 use super::responses::{
-    X_CHANGE_SEQ, X_TOTAL_COUNT, announced, hex, location, not_modified, tag_header, with_etag,
+    X_CHANGE_SEQ, X_TOTAL_COUNT, announced, created, hex, not_modified, tag_header, with_etag,
 };
 use super::{ApiError, AppState};
 use crate::domain::{
@@ -143,25 +143,10 @@ pub async fn create(
             let task = state.store.create_task(writer, &new, max_tasks).await?;
             return created(task.ok_or(ApiError::TaskLimit(max_tasks))?);
         };
-        let store = &state.store;
-        idempotent::run(&state, owner.id(), &key, Guarded::Create, Some(&body), |claim| async move {
-            match store.create_task_claimed(writer, &new, max_tasks, claim).await? {
-                Gated::Done(Some(task)) => created(task),
-                Gated::Done(None) => Err(ApiError::TaskLimit(max_tasks)),
-                Gated::ClaimLost => Err(ApiError::IdempotencyKeyInFlight),
-            }
-        })
-        .await
+        idempotent::create(&state, writer, &key, &body, &new).await
     }
     .await;
     announced(&state, owner.id(), outcome)
-}
-
-fn created(task: Task) -> Result<Response, ApiError> {
-    let location = location(&task.user_id, task.id);
-    let mut response = with_etag(StatusCode::CREATED, task);
-    response.headers_mut().insert(LOCATION, location);
-    Ok(response)
 }
 
 /// Flips the task, or sets it (`set`), under `claim` when the request has a key.

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::postgres::{Heard, PgConfig};
 use super::{Store, StoreError};
-use crate::domain::{Change, ChangesSince};
+use crate::domain::{Change, ChangesSince, Task, TaskId};
 
 /// The owner's latest number (0 before their first write). Read from the log
 /// itself on both engines (retention always keeps each owner's latest change);
@@ -22,6 +22,11 @@ pub const CHANGE_HEAD: &str = "SELECT COALESCE((SELECT MAX(seq) FROM task_change
 /// in `task_columns!` order.
 pub const READ_CHANGES: &str = "SELECT seq, kind, task_id, user_id, title, description, completed, \
      created_at, updated_at, revision FROM task_changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+/// A task as its creation logged it, in `task_columns!` order: what a
+/// retried keyed create answers (see `Store::created_task`).
+pub const CREATED_TASK: &str = "SELECT task_id, user_id, title, description, completed, created_at, \
+     updated_at, revision FROM task_changes WHERE user_id = $1 AND task_id = $2 AND kind = 'created'";
 
 /// Where the task's columns start in a `READ_CHANGES` row.
 pub const CHANGE_TASK_COLUMN: usize = 2;
@@ -80,6 +85,12 @@ impl Store {
     }
 
     /// The owner's latest change number.
+    /// `owner`'s task `id` as it was created, while the log keeps its creation
+    /// (retention may take it: then `None`).
+    pub async fn created_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        on_engine!(self, engine => engine.created_task(owner, id).await)
+    }
+
     pub async fn change_head(&self, owner: &str) -> Result<i64, StoreError> {
         on_engine!(self, engine => engine.change_head(owner).await)
     }

@@ -2,7 +2,9 @@
 //! with a key first *claims* it (one upsert: a new key, an expired one, or one
 //! whose claimant died before writing); its write then runs only while the
 //! claim is still its own and records the task it touched in the same
-//! statement; last, the answer is stored and replayed to every retry.
+//! statement; last, the answer is stored and replayed to every retry. A
+//! create does all of it in one commit (`create_task_keyed`): its answer is
+//! not stored but rebuilt from the change log's record of the creation.
 
 use std::time::Duration;
 
@@ -23,6 +25,16 @@ pub struct Claimed<'a> {
     pub user_id: &'a str,
     pub key: &'a str,
     pub token: i64,
+}
+
+/// A claim's token and its times: when it is made, until when it holds,
+/// and before when a silent claimant is presumed dead.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyTimes {
+    pub token: i64,
+    pub now: Timestamp,
+    pub expires: Timestamp,
+    pub stale_before: Timestamp,
 }
 
 /// An answer as stored, and as replayed.
@@ -48,6 +60,20 @@ pub enum Claim {
     Mismatch,
     /// Another request with this key is still running.
     InFlight,
+}
+
+/// What a create with a key did (`Store::create_task_keyed`).
+#[derive(Debug)]
+pub enum KeyedCreate {
+    /// The key claimed and the task created, recorded on the key, in one
+    /// commit. No answer is stored: a retry rebuilds it from the task as the
+    /// change log has it at its creation (see `Store::created_task`).
+    Created(Task),
+    /// The key claimed (this token) and nothing written: the quota is full.
+    /// The caller stores that answer under the claim.
+    Full(i64),
+    /// Not claimed: what the key already holds.
+    Found(Claim),
 }
 
 /// What a write gated on a claim did.
@@ -115,6 +141,14 @@ pub const PRUNE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at < $1
 pub const CLAIM_HELD: &str = "SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND claim = $3 \
      AND task_id IS NULL AND status IS NULL";
 
+/// PostgreSQL only: a create with a key in one call (migration 0008); the
+/// task's columns, then the outcome (`OUTCOME_COLUMN`).
+pub const CREATE_KEYED: &str =
+    "SELECT * FROM create_task_keyed($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// Where `CREATE_KEYED` says what it did: `created`, `full` or `taken`.
+pub const OUTCOME_COLUMN: usize = 8;
+
 pub const MARK_WRITTEN: &str = "UPDATE idempotency_keys SET task_id = $3 WHERE user_id = $1 AND key = $2";
 
 impl Store {
@@ -131,21 +165,25 @@ impl Store {
         on_engine!(self, engine => engine.claim_key(request, token, now, expires, stale_before).await)
     }
 
-    /// `create_task`, only while `claim` holds (`Done(None)`: the quota is full).
-    pub async fn create_task_claimed(
+    /// Claims `request`'s key and creates the task under it, in one commit
+    /// (one round trip on PostgreSQL: see migration 0008).
+    pub async fn create_task_keyed(
         &self,
         writer: Writer<'_>,
         new: &NewTask,
         max_tasks: u32,
-        claim: Claimed<'_>,
-    ) -> Result<Gated<Option<Task>>, StoreError> {
-        let done =
-            on_engine!(self, engine => engine.create_task_claimed(writer, new, max_tasks, claim).await)?;
-        Ok(match done {
-            Some(task) => Gated::Done(Some(task)),
-            None if self.claim_held(claim).await? => Gated::Done(None),
-            None => Gated::ClaimLost,
-        })
+        request: KeyedRequest<'_>,
+        lifetimes: (Duration, Duration),
+    ) -> Result<KeyedCreate, StoreError> {
+        let (ttl, stale) = lifetimes;
+        let now = Timestamp::now();
+        let key = KeyTimes {
+            token: rand::random::<i64>(),
+            now,
+            expires: now.plus(ttl),
+            stale_before: now.minus(stale),
+        };
+        on_engine!(self, engine => engine.create_task_keyed(writer, new, max_tasks, request, key).await)
     }
 
     /// `toggle_task`, only while `claim` holds.

@@ -39,6 +39,10 @@ const POSTGRES: &[Source] = &[
         "V7__statements_that_log_themselves",
         include_str!("../../migrations/postgres/0007_statements_that_log_themselves.sql"),
     ),
+    (
+        "V8__keyed_create_in_one_call",
+        include_str!("../../migrations/postgres/0008_keyed_create_in_one_call.sql"),
+    ),
 ];
 
 /// The highest version a sqlx-era release applied, if this database has one.

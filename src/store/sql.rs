@@ -183,24 +183,6 @@ pub fn for_sqlite(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
-/// PostgreSQL only: `CREATE_TASK_WITH_USER` gated on an idempotency claim
-/// (`$8` key, `$9` token) that is still held (locked for the statement), and
-/// recording the new task on the key in the same statement.
-pub const CREATE_TASK_CLAIMED: &str = concat!(
-    "WITH claim AS (SELECT user_id FROM idempotency_keys WHERE user_id = $1 AND key = $8 AND claim = $9 \
-     AND task_id IS NULL AND status IS NULL FOR UPDATE), \
-     owner AS (INSERT INTO users (id, email, created_at, task_count) SELECT $1, $2, $3, 1 FROM claim \
-     ON CONFLICT (id) DO UPDATE SET task_count = users.task_count + 1, email = COALESCE(excluded.email, users.email) \
-     WHERE users.task_count < $4 RETURNING id), \
-     created AS (INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at) \
-     SELECT id, $5, $6, $7, $3, $3 FROM owner RETURNING ",
-    task_columns!(),
-    "), marked AS (UPDATE idempotency_keys SET task_id = created.id FROM created \
-     WHERE idempotency_keys.user_id = $1 AND idempotency_keys.key = $8) SELECT ",
-    task_columns!(),
-    " FROM created"
-);
-
 /// PostgreSQL only: `TOGGLE_TASK` gated on an idempotency claim (`$5`, `$6`).
 pub const TOGGLE_TASK_CLAIMED: &str = concat!(
     "WITH claim AS (SELECT 1 FROM idempotency_keys WHERE user_id = $2 AND key = $5 AND claim = $6 \

@@ -77,6 +77,22 @@ contract! {
         assert_eq!(app.count(ALICE).await, 4);
     }
 
+    async fn a_retry_answers_with_the_task_as_created_even_after_it_changed(app: TestApp) {
+        let path = format!("/api/{ALICE}/tasks");
+        let first = app.keyed(ALICE, Method::POST, &path, "k-9", Some(json!({"title": "as made"}))).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        let task = format!("{path}/{}", first.id());
+        let renamed = app.call(ALICE, Method::PUT, &task, Some(json!({"title": "renamed"}))).await;
+        assert_eq!(renamed.status, 200);
+        let again = app.keyed(ALICE, Method::POST, &path, "k-9", Some(json!({"title": "as made"}))).await;
+        assert_eq!(answer(&again), answer(&first), "the first answer, not the task as it is now");
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(app.call(ALICE, Method::DELETE, &task, None).await.status, 204);
+        let after_delete = app.keyed(ALICE, Method::POST, &path, "k-9", Some(json!({"title": "as made"}))).await;
+        assert_eq!(answer(&after_delete), answer(&first));
+        assert_eq!(app.count(ALICE).await, 0, "a replay never writes");
+    }
+
     async fn fifty_parallel_retries_make_exactly_one_task(app: TestApp) {
         let path = format!("/api/{ALICE}/tasks");
         let tries = (0..50).map(|_| app.keyed(ALICE, Method::POST, &path, "storm", Some(json!({"title": "storm"}))));
@@ -140,6 +156,23 @@ contract! {
 }
 
 each_engine! {
+    async fn a_keyed_create_past_the_quota_is_refused_once_and_replayed(engine: Engine) {
+        let app = spawn_app_with(engine, |s| s.max_tasks_per_user = 1).await.unwrap();
+        let path = format!("/api/{ALICE}/tasks");
+        let first = app.keyed(ALICE, Method::POST, &path, "fills", Some(json!({"title": "a"}))).await;
+        assert_eq!(first.status, 201);
+        let refused = app.keyed(ALICE, Method::POST, &path, "over", Some(json!({"title": "b"}))).await;
+        assert_eq!(refused.status, 409, "{}", refused.text);
+        assert!(refused.header("idempotent-replayed").is_none());
+        // Room again: the key still answers as it did, and writes nothing.
+        let id = first.id();
+        assert_eq!(app.call(ALICE, Method::DELETE, &format!("{path}/{id}"), None).await.status, 204);
+        let again = app.keyed(ALICE, Method::POST, &path, "over", Some(json!({"title": "b"}))).await;
+        assert_eq!((again.status.as_u16(), &again.text), (409, &refused.text));
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(app.count(ALICE).await, 0);
+    }
+
     async fn keys_expire_after_their_lifetime(engine: Engine) {
         let app = spawn_app_with(engine, |s| s.idempotency_key_ttl_seconds = 1).await.unwrap();
         let path = format!("/api/{ALICE}/tasks");

@@ -7,7 +7,7 @@ use super::super::StoreError;
 use super::super::changes::{CHANGE_TASK_COLUMN, TicketRecord, settle_read};
 use super::super::rows::task_at_pg;
 use super::{PgStore, Role, statements};
-use crate::domain::{Change, ChangeKind, ChangesSince};
+use crate::domain::{Change, ChangeKind, ChangesSince, Task, TaskId};
 
 impl PgStore {
     pub async fn changes_since(
@@ -26,6 +26,11 @@ impl PgStore {
             Ok(settle_read(since, head, changes))
         })
         .await
+    }
+
+    /// On the primary: it serves retried writes.
+    pub async fn created_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        self.optional_task(Role::Read, statements::CREATED_TASK, &[&owner, &id.get()]).await
     }
 
     pub async fn change_head(&self, owner: &str) -> Result<i64, StoreError> {

@@ -3,8 +3,12 @@
 
 use tokio_postgres::types::ToSql;
 
-use super::super::idempotency::{Claim, Claimed, KeyRow, KeyedRequest, StoredResponse};
+use super::super::idempotency::{
+    Claim, Claimed, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, OUTCOME_COLUMN, StoredResponse,
+};
+use super::super::rows::task_from_pg;
 use super::super::{StoreError, Writer};
+use super::statements::Conn;
 use super::{PgStore, Role, statements};
 use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
 
@@ -24,34 +28,24 @@ impl PgStore {
             if conn.query_opt(statements::CLAIM_KEY, &params).await?.is_some() {
                 return Ok(Claim::Mine(token));
             }
-            let Some(row) = conn.query_opt(statements::READ_KEY, &[&user_id, &key]).await? else {
-                // Pruned between the two statements: as good as in flight; the retry claims it.
-                return Ok(Claim::InFlight);
-            };
-            let status: Option<i32> = row.try_get(1)?;
-            let found = KeyRow {
-                fingerprint: row.try_get(0)?,
-                status: status.map(i64::from),
-                response: row.try_get(2)?,
-                etag: row.try_get(3)?,
-                location: row.try_get(4)?,
-                task_id: row.try_get(5)?,
-            };
-            Ok(found.verdict(fingerprint))
+            read_key(&conn, request).await
         })
         .await
     }
 
-    pub async fn create_task_claimed(
+    /// One call: see migration 0008.
+    pub async fn create_task_keyed(
         &self,
         writer: Writer<'_>,
         new: &NewTask,
         max_tasks: u32,
-        claim: Claimed<'_>,
-    ) -> Result<Option<Task>, StoreError> {
-        let (now, max_tasks) = (Timestamp::now(), i64::from(max_tasks));
+        request: KeyedRequest<'_>,
+        times: KeyTimes,
+    ) -> Result<KeyedCreate, StoreError> {
+        let max_tasks = i64::from(max_tasks);
         let description = new.description.as_ref().map(TaskDescription::as_str);
-        let params: [&(dyn ToSql + Sync); 9] = [
+        let KeyTimes { token, now, expires, stale_before } = times;
+        let params: [&(dyn ToSql + Sync); 12] = [
             &writer.user_id,
             &writer.email,
             &now,
@@ -59,10 +53,24 @@ impl PgStore {
             &new.title.as_str(),
             &description,
             &new.completed,
-            &claim.key,
-            &claim.token,
+            &request.key,
+            &request.fingerprint,
+            &token,
+            &expires,
+            &stale_before,
         ];
-        self.optional_task(Role::Write, statements::CREATE_CLAIMED, &params).await
+        self.with_conn(Role::Write, |conn| async move {
+            let rows = conn.query(statements::CREATE_KEYED, &params).await?;
+            let Some(row) = rows.first() else {
+                return read_key(&conn, request).await.map(KeyedCreate::Found);
+            };
+            match row.try_get::<_, &str>(OUTCOME_COLUMN)? {
+                "created" => Ok(KeyedCreate::Created(task_from_pg(row)?)),
+                "full" => Ok(KeyedCreate::Full(token)),
+                _ => read_key(&conn, request).await.map(KeyedCreate::Found),
+            }
+        })
+        .await
     }
 
     pub async fn toggle_task_claimed(
@@ -118,4 +126,22 @@ impl PgStore {
         self.with_conn(Role::Write, |conn| async move { conn.execute(statements::PRUNE_KEYS, &[&now]).await })
             .await
     }
+}
+
+/// What the key holds, when it could not be claimed.
+async fn read_key(conn: &Conn, request: KeyedRequest<'_>) -> Result<Claim, tokio_postgres::Error> {
+    let Some(row) = conn.query_opt(statements::READ_KEY, &[&request.user_id, &request.key]).await? else {
+        // Pruned in between: as good as in flight; the retry claims it.
+        return Ok(Claim::InFlight);
+    };
+    let status: Option<i32> = row.try_get(1)?;
+    let found = KeyRow {
+        fingerprint: row.try_get(0)?,
+        status: status.map(i64::from),
+        response: row.try_get(2)?,
+        etag: row.try_get(3)?,
+        location: row.try_get(4)?,
+        task_id: row.try_get(5)?,
+    };
+    Ok(found.verdict(request.fingerprint))
 }

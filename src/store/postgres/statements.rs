@@ -64,7 +64,7 @@ statements! {
     RELEASE_KEY = keys::RELEASE_KEY, KEY;
     PRUNE_KEYS = keys::PRUNE_KEYS, &[Type::TIMESTAMPTZ];
     CLAIM_HELD = keys::CLAIM_HELD, KEY;
-    CREATE_CLAIMED = sql::CREATE_TASK_CLAIMED,
+    CREATE_KEYED = keys::CREATE_KEYED,
         &[
             Type::TEXT,
             Type::TEXT,
@@ -74,8 +74,12 @@ statements! {
             Type::TEXT,
             Type::BOOL,
             Type::TEXT,
+            Type::TEXT,
             Type::INT8,
+            Type::TIMESTAMPTZ,
+            Type::TIMESTAMPTZ,
         ];
+    CREATED_TASK = changes::CREATED_TASK, &[Type::TEXT, Type::INT8];
     TOGGLE_CLAIMED = sql::TOGGLE_TASK_CLAIMED,
         &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8];
     /// The change log and stream tickets (see `store::changes`).

@@ -7,13 +7,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::StoreError;
 use super::super::changes::{self as log, CHANGE_TASK_COLUMN, TicketRecord, settle_read};
-use super::super::rows::task_at_sqlite;
+use super::super::rows::{task_at_sqlite, task_from_sqlite};
 use super::super::sql::for_sqlite;
 use super::SqliteStore;
-use crate::domain::{Change, ChangeKind, ChangesSince};
+use crate::domain::{Change, ChangeKind, ChangesSince, Task, TaskId};
 
 struct ChangeSql {
     head: String,
+    created: String,
     read: String,
     prune: String,
     issue_ticket: String,
@@ -23,6 +24,7 @@ struct ChangeSql {
 
 static CHANGE_SQL: LazyLock<ChangeSql> = LazyLock::new(|| ChangeSql {
     head: for_sqlite(log::CHANGE_HEAD),
+    created: for_sqlite(log::CREATED_TASK),
     read: for_sqlite(log::READ_CHANGES),
     prune: for_sqlite(log::PRUNE_CHANGES),
     issue_ticket: for_sqlite(log::ISSUE_TICKET),
@@ -50,6 +52,16 @@ impl SqliteStore {
                 .query_map(params![owner, since, limit], change_from_sqlite)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(settle_read(since, head, changes))
+        })
+        .await
+    }
+
+    pub async fn created_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let owner = owner.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(&CHANGE_SQL.created)?
+                .query_row(params![owner, id.get()], task_from_sqlite)
+                .optional()
         })
         .await
     }

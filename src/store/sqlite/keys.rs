@@ -5,7 +5,9 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::idempotency::{self as keys, Claim, Claimed, KeyRow, KeyedRequest, StoredResponse};
+use super::super::idempotency::{
+    self as keys, Claim, Claimed, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, StoredResponse,
+};
 use super::super::rows::task_from_sqlite;
 use super::super::sql::for_sqlite;
 use super::super::{StoreError, Writer};
@@ -44,6 +46,35 @@ fn mark_written(conn: &Connection, user_id: &str, key: &str, task_id: i64) -> ru
     conn.prepare_cached(&KEY_SQL.mark_written)?.execute(params![user_id, key, task_id]).map(drop)
 }
 
+/// Claims the key, or says what it holds.
+fn claim_or_read(
+    conn: &Connection,
+    user: &str,
+    key: &str,
+    fingerprint: &str,
+    times: KeyTimes,
+) -> rusqlite::Result<Claim> {
+    let KeyTimes { token, now, expires, stale_before } = times;
+    let claimed = conn
+        .prepare_cached(&KEY_SQL.claim_key)?
+        .query_row(params![user, key, fingerprint, token, now, expires, stale_before], |_| Ok(()))
+        .optional()?;
+    if claimed.is_some() {
+        return Ok(Claim::Mine(token));
+    }
+    let found = conn.prepare_cached(&KEY_SQL.read_key)?.query_row(params![user, key], |row| {
+        Ok(KeyRow {
+            fingerprint: row.get(0)?,
+            status: row.get(1)?,
+            response: row.get(2)?,
+            etag: row.get(3)?,
+            location: row.get(4)?,
+            task_id: row.get(5)?,
+        })
+    })?;
+    Ok(found.verdict(fingerprint))
+}
+
 /// The answer to the request that holds the claim (`token`).
 pub(super) fn store_response(
     conn: &Connection,
@@ -68,47 +99,29 @@ impl SqliteStore {
     ) -> Result<Claim, StoreError> {
         let (user, key, fingerprint) =
             (request.user_id.to_owned(), request.key.to_owned(), request.fingerprint.to_owned());
-        self.write(move |conn| {
-            let claimed = conn
-                .prepare_cached(&KEY_SQL.claim_key)?
-                .query_row(params![user, key, fingerprint, token, now, expires, stale_before], |_| Ok(()))
-                .optional()?;
-            if claimed.is_some() {
-                return Ok(Claim::Mine(token));
-            }
-            let found = conn.prepare_cached(&KEY_SQL.read_key)?.query_row(params![user, key], |row| {
-                Ok(KeyRow {
-                    fingerprint: row.get(0)?,
-                    status: row.get(1)?,
-                    response: row.get(2)?,
-                    etag: row.get(3)?,
-                    location: row.get(4)?,
-                    task_id: row.get(5)?,
-                })
-            })?;
-            Ok(found.verdict(&fingerprint))
-        })
-        .await
+        let times = KeyTimes { token, now, expires, stale_before };
+        self.write(move |conn| claim_or_read(conn, &user, &key, &fingerprint, times)).await
     }
 
-    pub async fn create_task_claimed(
+    /// The claim and the create in one job, so one transaction.
+    pub async fn create_task_keyed(
         &self,
         writer: Writer<'_>,
         new: &NewTask,
         max_tasks: u32,
-        claim: Claimed<'_>,
-    ) -> Result<Option<Task>, StoreError> {
+        request: KeyedRequest<'_>,
+        times: KeyTimes,
+    ) -> Result<KeyedCreate, StoreError> {
         let create = Create::of(writer, new, max_tasks);
-        let (key, token) = (claim.key.to_owned(), claim.token);
+        let (key, fingerprint) = (request.key.to_owned(), request.fingerprint.to_owned());
         self.write(move |conn| {
-            if !claim_held(conn, &create.user, &key, token)? {
-                return Ok(None);
+            let claim = claim_or_read(conn, &create.user, &key, &fingerprint, times)?;
+            if !matches!(claim, Claim::Mine(_)) {
+                return Ok(KeyedCreate::Found(claim));
             }
-            let task = create.run(conn)?;
-            if let Some(task) = &task {
-                mark_written(conn, &create.user, &key, task.id)?;
-            }
-            Ok(task)
+            let Some(task) = create.run(conn)? else { return Ok(KeyedCreate::Full(times.token)) };
+            mark_written(conn, &create.user, &key, task.id)?;
+            Ok(KeyedCreate::Created(task))
         })
         .await
     }
