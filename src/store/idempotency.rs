@@ -146,8 +146,11 @@ pub const CLAIM_HELD: &str = "SELECT 1 FROM idempotency_keys WHERE user_id = $1 
 pub const CREATE_KEYED: &str =
     "SELECT * FROM create_task_keyed($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
-/// Where `CREATE_KEYED` says what it did: `created`, `full` or `taken`.
+/// Where `CREATE_KEYED` says what it did: `created` or `full`.
 pub const OUTCOME_COLUMN: usize = 8;
+
+/// The SQLSTATE `CREATE_KEYED` raises, undoing itself, when the key is taken.
+pub const KEY_TAKEN: &str = "TD409";
 
 pub const MARK_WRITTEN: &str = "UPDATE idempotency_keys SET task_id = $3 WHERE user_id = $1 AND key = $2";
 

@@ -4,7 +4,7 @@
 use tokio_postgres::types::ToSql;
 
 use super::super::idempotency::{
-    Claim, Claimed, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, OUTCOME_COLUMN, StoredResponse,
+    Claim, Claimed, KEY_TAKEN, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, OUTCOME_COLUMN, StoredResponse,
 };
 use super::super::rows::task_from_pg;
 use super::super::{StoreError, Writer};
@@ -60,14 +60,17 @@ impl PgStore {
             &stale_before,
         ];
         self.with_conn(Role::Write, |conn| async move {
-            let rows = conn.query(statements::CREATE_KEYED, &params).await?;
-            let Some(row) = rows.first() else {
-                return read_key(&conn, request).await.map(KeyedCreate::Found);
+            let row = match conn.query_opt(statements::CREATE_KEYED, &params).await {
+                Err(error) if error.code().is_some_and(|code| code.code() == KEY_TAKEN) => {
+                    return read_key(&conn, request).await.map(KeyedCreate::Found);
+                }
+                answer => answer?,
             };
-            match row.try_get::<_, &str>(OUTCOME_COLUMN)? {
-                "created" => Ok(KeyedCreate::Created(task_from_pg(row)?)),
-                "full" => Ok(KeyedCreate::Full(token)),
-                _ => read_key(&conn, request).await.map(KeyedCreate::Found),
+            match row {
+                Some(row) if row.try_get::<_, &str>(OUTCOME_COLUMN)? == "created" => {
+                    Ok(KeyedCreate::Created(task_from_pg(&row)?))
+                }
+                _ => Ok(KeyedCreate::Full(token)),
             }
         })
         .await
