@@ -2,17 +2,21 @@
 //! change feed) go to a streaming replica when it provably holds every write
 //! of that user the primary has; anything else reads the primary.
 //!
-//! The proof is the owner's change counter (`users.change_seq`, bumped in
-//! every write's own transaction): the replica's value is read first on the
-//! replica's connection, the primary's at the same time on the primary's,
-//! and the replica's answer is kept only when the two agree. Replay only
-//! moves forward, so the replica's read, taken after its counter, holds
-//! every write of the user the primary had committed when the request came
-//! in: a client reads its own writes whichever instance it lands on, with no
-//! header or cookie to carry. Otherwise (the replica is behind on this user,
-//! or fails) the read runs again on the primary. The primary's part is one
-//! primary-key lookup of one row, pipelined on its read connection; the
-//! rows the request actually reads come from the replica.
+//! The proof is read on the replica's connection just before its read: its
+//! WAL replay position and the owner's change counter (`users.change_seq`,
+//! bumped in every write's own transaction). At the same time the primary is
+//! asked how far it has flushed its WAL (no row read). A replica that has
+//! replayed that far holds every write committed before the request came
+//! in; otherwise (the primary is being written to) the owner's counter is
+//! asked of the primary too, and the replica's answer is kept when the two
+//! agree. Replay only moves forward, so the replica's read, taken after its
+//! position and counter, holds every write of the user the primary had
+//! committed when the request came in: a client reads its own writes
+//! whichever instance it lands on, with no header or cookie to carry.
+//! Otherwise (the replica is behind on this user, or fails) the read runs
+//! again on the primary. The rows the request actually reads come from the
+//! replica; the primary answers a WAL position, and under writes one
+//! primary-key lookup of one row, both pipelined on its read connection.
 //!
 //! A watcher compares each replica's replay position with the primary's WAL
 //! every `PROBE_EVERY`: a replica more than the lag bound behind, not in
@@ -147,13 +151,13 @@ impl PgStore {
         let replicas = self.inner.replicas.as_ref();
         if let Some((replicas, replica)) = replicas.and_then(|replicas| Some((replicas, replicas.pick()?))) {
             let _room = self.inner.admission.enter().await?;
-            let fence = self.with_conn(Role::Read, |conn| async move { owner_seq(&conn, owner).await });
-            // Joined in order: the replica's counter is asked before its read.
-            let there = future::join(owner_seq(&replica, owner), read(replica.clone()));
-            let (fence, (seq, answer)) = future::join(fence, there).await;
-            let fence = fence?;
-            let counter = match (seq, answer) {
-                (Ok(seq), Ok(answer)) if seq == fence => {
+            // Joined in order: the replica's position is asked before its read.
+            let flushed = self.with_conn(Role::Read, |conn| async move { flushed(&conn).await });
+            let there = future::join(replayed(&replica, owner), read(replica.clone()));
+            let (flushed, (replayed, answer)) = future::join(flushed, there).await;
+            let flushed = flushed?;
+            let counter = match (replayed, answer) {
+                (Ok(replayed), Ok(answer)) if self.in_step(owner, flushed, replayed).await? => {
                     replicas.reads.replica.fetch_add(1, Ordering::Relaxed);
                     return Ok(answer);
                 }
@@ -174,9 +178,42 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Whether the replica's read, taken after `replayed`, holds every write
+    /// of `owner` the primary had committed when the request came in: it had
+    /// replayed all the WAL the primary had flushed (`flushed`, asked after
+    /// the request came in; no row read), or else the owner's change counters
+    /// agree (one more round trip, and one row, on the primary).
+    async fn in_step(&self, owner: &str, flushed: i64, replayed: Replayed) -> Result<bool, StoreError> {
+        if replayed.position.is_some_and(|position| position >= flushed) {
+            return Ok(true);
+        }
+        let seq = self.with_conn(Role::Read, |conn| async move { owner_seq(&conn, owner).await }).await?;
+        Ok(seq == replayed.owner_seq)
+    }
+}
+
+/// How far the primary has flushed its WAL (a byte position).
+async fn flushed(conn: &Conn) -> Result<i64, tokio_postgres::Error> {
+    conn.query(statements::FLUSHED, &[]).await?[0].try_get(0)
+}
+
+/// What a replica had replayed just before a read.
+#[derive(Debug, Clone, Copy)]
+struct Replayed {
+    /// Its replay position (`None` on a server that is not in recovery).
+    position: Option<i64>,
+    owner_seq: i64,
+}
+
+async fn replayed(conn: &Conn, owner: &str) -> Result<Replayed, tokio_postgres::Error> {
+    let rows = conn.query(statements::REPLAYED, &[&owner]).await?;
+    Ok(Replayed { position: rows[0].try_get(0)?, owner_seq: rows[0].try_get(1)? })
+}
+
 /// The owner's change counter (0 before their first write), as this
 /// connection's server has it.
-pub(super) async fn owner_seq(conn: &Conn, owner: &str) -> Result<i64, tokio_postgres::Error> {
+async fn owner_seq(conn: &Conn, owner: &str) -> Result<i64, tokio_postgres::Error> {
     conn.query(statements::OWNER_SEQ, &[&owner]).await?[0].try_get(0)
 }
 

@@ -84,8 +84,12 @@ statements! {
         &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8];
     /// The change log and stream tickets (see `store::changes`).
     CHANGE_HEAD = changes::CHANGE_HEAD, &[Type::TEXT];
-    /// The owner's change counter, bumped in every write's transaction (see `replicas`).
+    /// The owner's change counter, bumped in every write's transaction, and
+    /// the WAL positions a read replica is judged by (see `replicas`).
     OWNER_SEQ = "SELECT COALESCE((SELECT change_seq FROM users WHERE id = $1), 0)", &[Type::TEXT];
+    FLUSHED = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint", &[];
+    REPLAYED = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, \
+                COALESCE((SELECT change_seq FROM users WHERE id = $1), 0)", &[Type::TEXT];
     READ_CHANGES = changes::READ_CHANGES, &[Type::TEXT, Type::INT8, Type::INT8];
     PRUNE_CHANGES = changes::PRUNE_CHANGES, &[Type::INT8, Type::INT8];
     ISSUE_TICKET = changes::ISSUE_TICKET, &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
