@@ -3,8 +3,8 @@
 //! (`recovery_min_apply_delay`), so every write is missing from it for a
 //! while. What must hold: a client reads its own writes at once, through
 //! either of two instances; a read load is served by the replica; a replica
-//! that lags past the bound, goes down or cannot be reached leaves reads
-//! on the primary, and the service answers throughout.
+//! that lags past the bound, is promoted, goes down or cannot be reached
+//! leaves reads on the primary, and the service answers throughout.
 
 use crate::common;
 
@@ -142,7 +142,7 @@ async fn a_read_load_is_served_by_the_replica() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lagging_down_or_unreachable_replica_leaves_reads_on_the_primary() {
+async fn a_lagging_promoted_down_or_unreachable_replica_leaves_reads_on_the_primary() {
     let Some((primary, replica)) = replicated() else { return };
     // Unreachable from the start: the service starts and serves from the primary.
     let nowhere = format!("postgres://postgres@127.0.0.1:{}/postgres", free_port());
@@ -174,6 +174,18 @@ async fn a_lagging_down_or_unreachable_replica_leaves_reads_on_the_primary() {
     assert_eq!(reads(&app), before, "a replica past the bound was read from");
     writing.await.unwrap();
     until_the_replica_answers(&app, "cy").await;
+    // Promoted: a primary of its own now, never read from (nor written to).
+    replica.promote();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = reads(&app);
+    assert_eq!(app.create("cy", json!({"title": "after the promotion"})).await.status, 201);
+    for _ in 0..10 {
+        assert_eq!(app.list("cy", "").await.json.as_array().unwrap().len(), 1);
+    }
+    assert_eq!(reads(&app), before, "a promoted replica was read from");
+    let on_replica =
+        Direct::open(&replica.url()).await.ids("SELECT COUNT(*) FROM tasks WHERE user_id = 'cy'").await;
+    assert_eq!(on_replica, [0], "the write went to the primary only");
     // Down: reads go on, from the primary.
     replica.kill_server();
     for _ in 0..10 {
