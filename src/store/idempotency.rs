@@ -37,6 +37,15 @@ pub struct KeyTimes {
     pub stale_before: Timestamp,
 }
 
+impl KeyTimes {
+    /// A new claim: a random token, held for `ttl` from now; a claimant
+    /// silent for `stale` is presumed dead.
+    fn from_now(ttl: Duration, stale: Duration) -> Self {
+        let now = Timestamp::now();
+        Self { token: rand::random::<i64>(), now, expires: now.plus(ttl), stale_before: now.minus(stale) }
+    }
+}
+
 /// An answer as stored, and as replayed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
@@ -162,10 +171,7 @@ impl Store {
         ttl: Duration,
         stale: Duration,
     ) -> Result<Claim, StoreError> {
-        let now = Timestamp::now();
-        let (expires, stale_before) = (now.plus(ttl), now.minus(stale));
-        let token = rand::random::<i64>();
-        on_engine!(self, engine => engine.claim_key(request, token, now, expires, stale_before).await)
+        on_engine!(self, engine => engine.claim_key(request, KeyTimes::from_now(ttl, stale)).await)
     }
 
     /// Claims `request`'s key and creates the task under it, in one commit
@@ -178,15 +184,8 @@ impl Store {
         request: KeyedRequest<'_>,
         lifetimes: (Duration, Duration),
     ) -> Result<KeyedCreate, StoreError> {
-        let (ttl, stale) = lifetimes;
-        let now = Timestamp::now();
-        let key = KeyTimes {
-            token: rand::random::<i64>(),
-            now,
-            expires: now.plus(ttl),
-            stale_before: now.minus(stale),
-        };
-        on_engine!(self, engine => engine.create_task_keyed(writer, new, max_tasks, request, key).await)
+        let times = KeyTimes::from_now(lifetimes.0, lifetimes.1);
+        on_engine!(self, engine => engine.create_task_keyed(writer, new, max_tasks, request, times).await)
     }
 
     /// `toggle_task`, only while `claim` holds.

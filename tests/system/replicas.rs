@@ -87,6 +87,13 @@ async fn a_client_reads_its_own_writes_at_once_through_any_instance() {
     let before = reads(&reader).0;
     assert_eq!(reader.list("ann", "").await.json.as_array().unwrap().len(), 9);
     assert_eq!(reads(&reader).0, before + 1, "an in-step replica answers");
+    // And /metrics says so (one registry per process: other tests' apps count there too).
+    let metrics = reader.http.get(reader.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let answered = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("todo_api_db_replica_reads_total{answered_by=\"replica\"} "))
+        .expect("the replica reads counter");
+    assert!(answered.parse::<f64>().unwrap() >= 1.0, "{answered}");
 }
 
 /// Tuples read from the user tables, as the server's statistics have them.

@@ -13,15 +13,9 @@ use super::{PgStore, Role, statements};
 use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
 
 impl PgStore {
-    pub async fn claim_key(
-        &self,
-        request: KeyedRequest<'_>,
-        token: i64,
-        now: Timestamp,
-        expires: Timestamp,
-        stale_before: Timestamp,
-    ) -> Result<Claim, StoreError> {
+    pub async fn claim_key(&self, request: KeyedRequest<'_>, times: KeyTimes) -> Result<Claim, StoreError> {
         let KeyedRequest { user_id, key, fingerprint } = request;
+        let KeyTimes { token, now, expires, stale_before } = times;
         let params: [&(dyn ToSql + Sync); 7] =
             [&user_id, &key, &fingerprint, &token, &now, &expires, &stale_before];
         self.with_conn(Role::Write, |conn| async move {

@@ -25,6 +25,7 @@
 //! under us never takes a write.
 
 use std::collections::VecDeque;
+use std::mem::Discriminant;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -41,7 +42,6 @@ use super::{Inner, PgStore, Role, statements};
 /// came back, or caught up, is read from again.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 
-const PRIMARY_POSITION: &str = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint";
 const REPLAYED_POSITION: &str =
     "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint";
 
@@ -65,6 +65,14 @@ struct Host {
     usable: Arc<AtomicBool>,
 }
 
+impl Host {
+    /// One connection to the host, made (and remade) in the background.
+    fn connect(label: Arc<str>, connector: Connector, usable: Arc<AtomicBool>) -> Self {
+        let conns = Connections::start(connector.clone(), 1, None);
+        Self { label, connector, conns, usable }
+    }
+}
+
 pub(super) struct Replicas {
     hosts: Vec<Host>,
     next: AtomicUsize,
@@ -82,8 +90,7 @@ impl Replicas {
             .map(|host| {
                 let label: Arc<str> = host.display().trim_start_matches("postgres://").into();
                 let connector = Connector::new(host, timeout, Some(label.clone()))?;
-                let conns = Connections::start(connector.clone(), 1, None);
-                Ok(Host { label, connector, conns, usable: Arc::default() })
+                Ok(Host::connect(label, connector, Arc::default()))
             })
             .collect::<Result<_, StoreError>>()?;
         let reads = Arc::default();
@@ -96,12 +103,7 @@ impl Replicas {
         let hosts = self
             .hosts
             .iter()
-            .map(|host| Host {
-                label: host.label.clone(),
-                connector: host.connector.clone(),
-                conns: Connections::start(host.connector.clone(), 1, None),
-                usable: host.usable.clone(),
-            })
+            .map(|host| Host::connect(host.label.clone(), host.connector.clone(), host.usable.clone()))
             .collect();
         Self { hosts, next: AtomicUsize::new(index), reads: self.reads.clone(), max_lag: self.max_lag }
     }
@@ -217,16 +219,6 @@ async fn owner_seq(conn: &Conn, owner: &str) -> Result<i64, tokio_postgres::Erro
     conn.query(statements::OWNER_SEQ, &[&owner]).await?[0].try_get(0)
 }
 
-/// What the watcher last said of one host, so each change is logged once.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Verdict {
-    Unknown,
-    Usable,
-    Lagging,
-    Promoted,
-    Unreachable,
-}
-
 /// Runs while the server's store does: every `PROBE_EVERY`, the primary's
 /// flushed WAL position, then each replica's replayed one. A replica's lag
 /// is how long ago the primary first had WAL the replica has not replayed.
@@ -242,11 +234,11 @@ pub(super) async fn watch(store: Weak<Inner>) {
         if inner.admission.is_closed() {
             return;
         }
-        verdicts.resize(replicas.hosts.len(), Verdict::Unknown);
+        verdicts.resize(replicas.hosts.len(), None);
         let now = Instant::now();
         if let Some(primary) = inner.reads.pick() {
-            if let Ok(row) = primary.client.query_typed_one(PRIMARY_POSITION, &[]).await {
-                positions.push_back((now, row.try_get(0).unwrap_or(i64::MAX)));
+            if let Ok(position) = flushed(&primary).await {
+                positions.push_back((now, position));
             }
         }
         // Enough history to tell a lag of `max_lag` (and more) from a smaller one.
@@ -290,20 +282,17 @@ fn lag(primary: &VecDeque<(Instant, i64)>, replayed: i64, now: Instant) -> Durat
     primary.iter().find(|(_, position)| *position > replayed).map_or(Duration::ZERO, |(at, _)| now - *at)
 }
 
-fn log_change(label: &str, was: &mut Verdict, now_is: Judged, max_lag: Duration) {
-    let verdict = match now_is {
-        Judged::Usable => Verdict::Usable,
-        Judged::Lagging(_) => Verdict::Lagging,
-        Judged::Promoted => Verdict::Promoted,
-        Judged::Unreachable => Verdict::Unreachable,
-    };
-    if verdict == *was {
+/// Logs a host's verdict when its kind changed (`was`: the last one, `None` before the first).
+fn log_change(label: &str, was: &mut Option<Discriminant<Judged>>, now_is: Judged, max_lag: Duration) {
+    let kind = std::mem::discriminant(&now_is);
+    if *was == Some(kind) {
         return;
     }
     let bound = max_lag.as_millis();
     match now_is {
         Judged::Usable => tracing::info!("read replica {label} is in step: reading from it"),
-        Judged::Lagging(lag) if *was != Verdict::Unknown || lag > max_lag => tracing::warn!(
+        // At startup a replica is "lagging" until the primary has been asked once: not news.
+        Judged::Lagging(lag) if was.is_some() || lag > max_lag => tracing::warn!(
             "read replica {label} is {} ms behind (DATABASE_READ_MAX_LAG_MS={bound}): reading from the \
              primary until it catches up",
             lag.as_millis()
@@ -315,7 +304,7 @@ fn log_change(label: &str, was: &mut Verdict, now_is: Judged, max_lag: Duration)
         // The connection's supervisor says why.
         Judged::Unreachable => {}
     }
-    *was = verdict;
+    *was = Some(kind);
 }
 
 #[cfg(test)]

@@ -89,17 +89,9 @@ pub(super) fn store_response(
 }
 
 impl SqliteStore {
-    pub async fn claim_key(
-        &self,
-        request: KeyedRequest<'_>,
-        token: i64,
-        now: Timestamp,
-        expires: Timestamp,
-        stale_before: Timestamp,
-    ) -> Result<Claim, StoreError> {
+    pub async fn claim_key(&self, request: KeyedRequest<'_>, times: KeyTimes) -> Result<Claim, StoreError> {
         let (user, key, fingerprint) =
             (request.user_id.to_owned(), request.key.to_owned(), request.fingerprint.to_owned());
-        let times = KeyTimes { token, now, expires, stale_before };
         self.write(move |conn| claim_or_read(conn, &user, &key, &fingerprint, times)).await
     }
 
