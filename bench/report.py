@@ -93,7 +93,7 @@ def write(report, out):
     lines = ["# Benchmarks", "",
              f"Measured {report['date']} on {report['machine']}. "
              f"{report['duration']} s per point; server, load generator and databases share the 2 cores.",
-             "", "Reproduce (about 25 minutes; needs `wrk`, `pgbench`, `psql` and the PostgreSQL of the README):",
+             "", "Reproduce (about 25 minutes; needs `wrk`, `pgbench`, `psql` and the PostgreSQL of docs/testing.md):",
              "", "```sh", "python3 bench/run.py", "```", "",
              "![throughput and p99 against connections](benchmarks.svg)", ""]
     if report.get("quick"):

@@ -3,7 +3,7 @@ use thiserror::Error;
 use crate::limit::Limited;
 
 /// Why a request is not authenticated. The messages are the response `detail`:
-/// each names the cause so it can be found in the README's troubleshooting
+/// each names the cause so it can be found in docs/frontend.md's troubleshooting
 /// table, and none repeats any part of the token or any key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AuthError {

@@ -1,6 +1,6 @@
 //! Headless Chromium, as a person would use it: two pages of one user at an
 //! allowed origin; a task created in one shows up in the other through
-//! `EventSource` with a ticket (the README's frontend code, in
+//! `EventSource` with a ticket (docs/live-updates.md's frontend code, in
 //! tests/interop/browser/page.html), and a deletion in the other disappears
 //! from the first.
 //!

@@ -87,9 +87,10 @@ fn help_documents_every_setting_and_hides_secret_values() {
     let output = run(&["--help"], &[("BETTER_AUTH_SECRET", SECRET), ("DATABASE_URL", "postgres://u:pw@h/d")]);
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    // Every setting the README's table lists, by variable and by flag: docs and CLI agree.
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let rows: Vec<(&str, &str)> = readme
+    // Every setting docs/configuration.md lists, by variable and by flag: docs and CLI agree.
+    let reference =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md")).unwrap();
+    let rows: Vec<(&str, &str)> = reference
         .lines()
         .filter_map(|line| {
             let mut cells = line.split('|').map(|cell| cell.trim().trim_matches('`'));
@@ -108,7 +109,7 @@ fn help_documents_every_setting_and_hides_secret_values() {
     .iter()
     .map(|source| source.matches("env = \"").count())
     .sum::<usize>();
-    assert_eq!(rows.len(), settings, "the README's settings table lists every setting: {rows:?}");
+    assert_eq!(rows.len(), settings, "docs/configuration.md lists every setting: {rows:?}");
     for (variable, flag) in rows {
         assert!(help.contains(&format!("[env: {variable}")), "{variable} missing from --help");
         assert!(help.contains(&format!("{flag} <")), "{flag} missing from --help");
