@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn every_documented_route_is_its_own_label_and_nothing_else_is() {
-        let (_, document) = crate::http::api();
+        let (_, document) = super::super::router::api();
         for template in document.paths.paths.keys() {
             let path = template.replace("{user_id}", "alice").replace("{id}", "7");
             assert_eq!(route_of(&path), template, "{path}");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::Hub;
+use super::hub::Hub;
 use crate::store::postgres::PAYLOAD_MAX;
 use crate::store::{Heard, PgConfig, Store, StoreError};
 

@@ -41,10 +41,6 @@ impl Admission {
     pub fn close(&self) {
         self.room.close();
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.room.is_closed()
-    }
 }
 
 #[cfg(test)]

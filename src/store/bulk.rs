@@ -8,7 +8,6 @@
 //! retry must never find the write done and its answer missing.
 
 use super::idempotency::Claimed;
-use super::{Store, StoreError};
 use crate::domain::{BulkAction, BulkFilter, IfMatch};
 
 /// One bulk action, as the handler asks for it.
@@ -30,12 +29,6 @@ pub enum BulkDone {
     Changed { change_seq: i64 },
     /// The idempotency claim was taken over: nothing written.
     ClaimLost,
-}
-
-impl Store {
-    pub async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
-        on_engine!(self, engine => engine.bulk(bulk).await)
-    }
 }
 
 /// The claim the write is gated on, locked for the statement: `$k` key and

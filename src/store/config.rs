@@ -4,20 +4,12 @@ use std::str::FromStr;
 
 use super::postgres::PgConfig;
 use super::sqlite::SqliteOptions;
+use super::url_error::DatabaseUrlError;
 
 #[derive(Debug, Clone)]
 pub enum DatabaseConfig {
     Sqlite(SqliteOptions),
     Postgres(PgConfig),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DatabaseUrlError {
-    #[error("DATABASE_URL must start with sqlite:, postgres:// or postgresql://")]
-    UnknownScheme,
-    // The reason names the bad part, never the password.
-    #[error("DATABASE_URL is not a valid {engine} URL: {reason}")]
-    Invalid { engine: &'static str, reason: String },
 }
 
 impl FromStr for DatabaseConfig {

@@ -48,9 +48,23 @@ pub fn is_transient_sqlstate(code: &str) -> bool {
         || code.starts_with("08")
 }
 
+/// tokio-postgres's `Display` names only the kind of an error; the cause
+/// (which option, which I/O failure) is in its source.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    use std::error::Error;
+    match error.source() {
+        // The wording an operator searches for when the server is not there.
+        Some(cause) if error.to_string() == "error connecting to server" => {
+            format!("error communicating with database: {cause}")
+        }
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        let described: BoxError = super::postgres::describe(&error).into();
+        let described: BoxError = describe(&error).into();
         if let Some(db) = error.as_db_error() {
             return if is_transient_sqlstate(db.code().code()) {
                 Self::Unavailable(described)

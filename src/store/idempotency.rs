@@ -8,8 +8,7 @@
 
 use std::time::Duration;
 
-use super::{Store, StoreError, Writer, Written, sql};
-use crate::domain::{IfMatch, NewTask, Task, TaskId, Timestamp};
+use crate::domain::{Task, Timestamp};
 
 /// A keyed request: whose, which key, and a digest of what it asks.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +39,7 @@ pub struct KeyTimes {
 impl KeyTimes {
     /// A new claim: a random token, held for `ttl` from now; a claimant
     /// silent for `stale` is presumed dead.
-    fn from_now(ttl: Duration, stale: Duration) -> Self {
+    pub(super) fn from_now(ttl: Duration, stale: Duration) -> Self {
         let now = Timestamp::now();
         Self { token: rand::random::<i64>(), now, expires: now.plus(ttl), stale_before: now.minus(stale) }
     }
@@ -162,67 +161,3 @@ pub const OUTCOME_COLUMN: usize = 8;
 pub const KEY_TAKEN: &str = "TD409";
 
 pub const MARK_WRITTEN: &str = "UPDATE idempotency_keys SET task_id = $3 WHERE user_id = $1 AND key = $2";
-
-impl Store {
-    /// Claims `request`'s key for `ttl`; a claimant silent for `stale` is presumed dead.
-    pub async fn claim_key(
-        &self,
-        request: KeyedRequest<'_>,
-        ttl: Duration,
-        stale: Duration,
-    ) -> Result<Claim, StoreError> {
-        on_engine!(self, engine => engine.claim_key(request, KeyTimes::from_now(ttl, stale)).await)
-    }
-
-    /// Claims `request`'s key and creates the task under it, in one commit
-    /// (one round trip on PostgreSQL: see migration 0008).
-    pub async fn create_task_keyed(
-        &self,
-        writer: Writer<'_>,
-        new: &NewTask,
-        max_tasks: u32,
-        request: KeyedRequest<'_>,
-        lifetimes: (Duration, Duration),
-    ) -> Result<KeyedCreate, StoreError> {
-        let times = KeyTimes::from_now(lifetimes.0, lifetimes.1);
-        on_engine!(self, engine => engine.create_task_keyed(writer, new, max_tasks, request, times).await)
-    }
-
-    /// `toggle_task`, only while `claim` holds.
-    pub async fn toggle_task_claimed(
-        &self,
-        owner: &str,
-        id: TaskId,
-        if_match: &IfMatch,
-        claim: Claimed<'_>,
-    ) -> Result<Gated<Written<Task>>, StoreError> {
-        let revisions = sql::revision_list(if_match);
-        let done = on_engine!(self, engine => engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await)?;
-        if done.is_none() && !self.claim_held(claim).await? {
-            return Ok(Gated::ClaimLost);
-        }
-        self.settle(done, owner, id, if_match).await.map(Gated::Done)
-    }
-
-    /// Nothing written under the claim yet, and it is still this request's.
-    async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
-        on_engine!(self, engine => engine.claim_held(claim).await)
-    }
-
-    pub async fn store_response(
-        &self,
-        claim: Claimed<'_>,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
-        on_engine!(self, engine => engine.store_response(claim, response).await)
-    }
-
-    pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
-        on_engine!(self, engine => engine.release_key(claim).await)
-    }
-
-    /// Deletes expired keys; how many went.
-    pub async fn prune_keys(&self) -> Result<u64, StoreError> {
-        on_engine!(self, engine => engine.prune_keys(Timestamp::now()).await)
-    }
-}

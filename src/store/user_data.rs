@@ -4,9 +4,7 @@
 //! serving instance, each on a connection of its own and in one transaction,
 //! so the export is one consistent snapshot and the erasure all or nothing.
 
-use std::path::Path;
-
-use super::{Store, StoreError};
+use super::StoreError;
 use crate::domain::{Change, Task};
 
 /// Everything stored about one user, as of one moment.
@@ -61,26 +59,4 @@ pub enum BackupError {
     Exists(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl Store {
-    pub async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
-        on_engine!(self, engine => engine.export_user(user_id).await)
-    }
-
-    pub async fn erase_user(&self, user_id: &str) -> Result<Erased, StoreError> {
-        on_engine!(self, engine => engine.erase_user(user_id).await)
-    }
-
-    /// A consistent copy of the SQLite database at `path` (a new file),
-    /// taken while it is being written.
-    pub async fn backup_to(&self, path: &Path) -> Result<(), BackupError> {
-        if path.exists() {
-            return Err(BackupError::Exists(path.display().to_string()));
-        }
-        match self {
-            Self::Sqlite(sqlite) => Ok(sqlite.backup_to(path).await?),
-            Self::Postgres(_) => Err(BackupError::NotEmbedded),
-        }
-    }
 }

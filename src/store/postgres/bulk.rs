@@ -6,7 +6,8 @@ use tokio_postgres::types::ToSql;
 use super::super::StoreError;
 use super::super::bulk::{Bulk, BulkDone, settle};
 use super::super::sql::revision_list;
-use super::{PgStore, Role, statements};
+use super::pg_store::{PgStore, Role};
+use super::statements;
 use crate::domain::{BulkAction, Timestamp};
 
 impl PgStore {

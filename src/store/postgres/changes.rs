@@ -6,7 +6,8 @@ use tokio_postgres::types::ToSql;
 use super::super::StoreError;
 use super::super::changes::{CHANGE_TASK_COLUMN, TicketRecord, settle_read};
 use super::super::rows::task_at_pg;
-use super::{PgStore, Role, statements};
+use super::pg_store::{PgStore, Role};
+use super::statements;
 use crate::domain::{Change, ChangeKind, ChangesSince, Task, TaskId};
 
 impl PgStore {

@@ -12,10 +12,11 @@ use tokio::sync::watch;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::super::StoreError;
+use super::super::error::describe;
 use super::pooler::PoolerWatch;
 use super::statements::Conn;
 use super::tls;
-use super::url::{PgConfig, Pooler, describe};
+use super::url::{PgConfig, Pooler};
 
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 /// Bounds how late a database that came back is noticed.

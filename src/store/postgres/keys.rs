@@ -8,8 +8,9 @@ use super::super::idempotency::{
 };
 use super::super::rows::task_from_pg;
 use super::super::{StoreError, Writer};
+use super::pg_store::{PgStore, Role};
+use super::statements;
 use super::statements::Conn;
-use super::{PgStore, Role, statements};
 use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
 
 impl PgStore {

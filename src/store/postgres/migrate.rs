@@ -5,9 +5,9 @@
 //! session-level lock would be lost (or left behind) between transactions.
 
 use super::super::StoreError;
+use super::super::error::describe;
 use super::super::migrations::{self, SQLX_ERA_VERSION, failed};
 use super::connections::Connector;
-use super::url::describe;
 
 /// `pg_advisory_xact_lock` key: "todo" in ASCII.
 const LOCK_KEY: i64 = 0x746f_646f;

@@ -19,28 +19,10 @@ use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
 use super::super::StoreError;
-use super::url::{PgConfig, Pooler, describe};
-use super::{PgStore, Role, statements, tls};
-
-/// The one channel every instance notifies and listens on, named once.
-macro_rules! channel {
-    () => {
-        "todo_api_changes"
-    };
-}
-
-pub const CHANNEL: &str = channel!();
-
-/// Each owner's latest number, for the owners given.
-pub const CHANGE_HEADS: &str = "SELECT id, change_seq FROM users WHERE id = ANY($1)";
-
-/// Owners' ids, one per line. The channel name is fixed here, never taken from input.
-/// A transaction that notifies gets an XID and a commit record; committing it
-/// asynchronously (this statement's own transaction only) spares it the WAL
-/// flush the writes are waiting for. A notification lost to a crash is made
-/// up for by the poll, like one lost between a write's commit and its NOTIFY.
-pub const NOTIFY: &str =
-    concat!("SELECT set_config('synchronous_commit', 'off', true), pg_notify('", channel!(), "', $1)");
+use super::super::error::describe;
+use super::pg_store::{PgStore, Role};
+use super::url::{PgConfig, Pooler};
+use super::{statements, tls};
 
 /// PostgreSQL's limit on a payload is 8000 bytes.
 pub const PAYLOAD_MAX: usize = 7900;
@@ -116,7 +98,7 @@ async fn listen_once(
     // The connection is driven here rather than spawned: notifications
     // arrive through it, not through the client.
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let statement = format!("LISTEN {CHANNEL}");
+    let statement = format!("LISTEN {}", statements::CHANNEL);
     let listen = client.batch_execute(&statement);
     tokio::pin!(listen);
     let mut listening = false;

@@ -30,13 +30,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use futures_util::future;
-
 use super::super::StoreError;
 use super::connections::{Connections, Connector};
+use super::statements;
 use super::statements::Conn;
-use super::url::{ReadReplicas, describe};
-use super::{Inner, PgStore, Role, statements};
+use super::url::ReadReplicas;
 
 /// How often the watcher compares positions: also how soon a replica that
 /// came back, or caught up, is read from again.
@@ -78,6 +76,8 @@ pub(super) struct Replicas {
     next: AtomicUsize,
     pub reads: Arc<ReplicaReads>,
     max_lag: Duration,
+    /// Set by `close`: the watcher stops.
+    closed: AtomicBool,
 }
 
 impl Replicas {
@@ -94,7 +94,13 @@ impl Replicas {
             })
             .collect::<Result<_, StoreError>>()?;
         let reads = Arc::default();
-        Ok(Self { hosts, next: AtomicUsize::new(0), reads, max_lag: config.max_lag })
+        Ok(Self {
+            hosts,
+            next: AtomicUsize::new(0),
+            reads,
+            max_lag: config.max_lag,
+            closed: AtomicBool::new(false),
+        })
     }
 
     /// A request worker's own connection to each host (on its runtime), with
@@ -105,7 +111,13 @@ impl Replicas {
             .iter()
             .map(|host| Host::connect(host.label.clone(), host.connector.clone(), host.usable.clone()))
             .collect();
-        Self { hosts, next: AtomicUsize::new(index), reads: self.reads.clone(), max_lag: self.max_lag }
+        Self {
+            hosts,
+            next: AtomicUsize::new(index),
+            reads: self.reads.clone(),
+            max_lag: self.max_lag,
+            closed: AtomicBool::new(false),
+        }
     }
 
     /// An open connection to a usable replica, taking the hosts in turn.
@@ -131,6 +143,7 @@ impl Replicas {
     }
 
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
         for host in &self.hosts {
             host.usable.store(false, Ordering::Relaxed);
             host.conns.close();
@@ -138,108 +151,26 @@ impl Replicas {
     }
 }
 
-impl PgStore {
-    /// A read of `owner`'s own data: from a replica when one is usable and
-    /// has every write of theirs the primary has (see `replicas`), else from
-    /// the primary. `read` may run twice: on the replica, then the primary.
-    pub(super) async fn read_own<T, F>(
-        &self,
-        owner: &str,
-        read: impl Fn(Arc<Conn>) -> F,
-    ) -> Result<T, StoreError>
-    where
-        F: Future<Output = Result<T, tokio_postgres::Error>>,
-    {
-        let replicas = self.inner.replicas.as_ref();
-        if let Some((replicas, replica)) = replicas.and_then(|replicas| Some((replicas, replicas.pick()?))) {
-            let _room = self.inner.admission.enter().await?;
-            // Joined in order: the replica's position is asked before its read.
-            let flushed = self.with_conn(Role::Read, |conn| async move { flushed(&conn).await });
-            let there = future::join(replayed(&replica, owner), read(replica.clone()));
-            let (flushed, (replayed, answer)) = future::join(flushed, there).await;
-            let flushed = flushed?;
-            let counter = match (replayed, answer) {
-                (Ok(replayed), Ok(answer)) if self.in_step(owner, flushed, replayed).await? => {
-                    replicas.reads.replica.fetch_add(1, Ordering::Relaxed);
-                    return Ok(answer);
-                }
-                (Ok(_), Ok(_)) => &replicas.reads.behind,
-                (Err(error), _) | (_, Err(error)) => {
-                    tracing::debug!(error = %describe(&error), "read replica failed a read; reading from the primary");
-                    &replicas.reads.failed
-                }
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-        self.with_conn(Role::Read, read).await
-    }
-
-    /// How reads went between replicas and the primary, when there are replicas.
-    pub fn replica_reads(&self) -> Option<&ReplicaReads> {
-        self.inner.replicas.as_ref().map(|replicas| &*replicas.reads)
-    }
-}
-
-impl PgStore {
-    /// Whether the replica's read, taken after `replayed`, holds every write
-    /// of `owner` the primary had committed when the request came in: it had
-    /// replayed all the WAL the primary had flushed (`flushed`, asked after
-    /// the request came in; no row read), or else the owner's change counters
-    /// agree (one more round trip, and one row, on the primary).
-    async fn in_step(&self, owner: &str, flushed: i64, replayed: Replayed) -> Result<bool, StoreError> {
-        if replayed.position.is_some_and(|position| position >= flushed) {
-            return Ok(true);
-        }
-        let seq = self.with_conn(Role::Read, |conn| async move { owner_seq(&conn, owner).await }).await?;
-        Ok(seq == replayed.owner_seq)
-    }
-}
-
-/// How far the primary has flushed its WAL (a byte position).
-async fn flushed(conn: &Conn) -> Result<i64, tokio_postgres::Error> {
-    conn.query(statements::FLUSHED, &[]).await?[0].try_get(0)
-}
-
-/// What a replica had replayed just before a read.
-#[derive(Debug, Clone, Copy)]
-struct Replayed {
-    /// Its replay position (`None` on a server that is not in recovery).
-    position: Option<i64>,
-    owner_seq: i64,
-}
-
-async fn replayed(conn: &Conn, owner: &str) -> Result<Replayed, tokio_postgres::Error> {
-    let rows = conn.query(statements::REPLAYED, &[&owner]).await?;
-    Ok(Replayed { position: rows[0].try_get(0)?, owner_seq: rows[0].try_get(1)? })
-}
-
-/// The owner's change counter (0 before their first write), as this
-/// connection's server has it.
-async fn owner_seq(conn: &Conn, owner: &str) -> Result<i64, tokio_postgres::Error> {
-    conn.query(statements::OWNER_SEQ, &[&owner]).await?[0].try_get(0)
-}
-
 /// Runs while the server's store does: every `PROBE_EVERY`, the primary's
 /// flushed WAL position, then each replica's replayed one. A replica's lag
 /// is how long ago the primary first had WAL the replica has not replayed.
-pub(super) async fn watch(store: Weak<Inner>) {
+pub(super) async fn watch(replicas: Weak<Replicas>, primary: Weak<Connections>) {
     let mut positions: VecDeque<(Instant, i64)> = VecDeque::new();
     let mut verdicts = Vec::new();
     let mut tick = tokio::time::interval(PROBE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(inner) = store.upgrade() else { return };
-        let Some(replicas) = inner.replicas.as_ref() else { return };
-        if inner.admission.is_closed() {
+        let (Some(replicas), Some(primary)) = (replicas.upgrade(), primary.upgrade()) else { return };
+        if replicas.closed.load(Ordering::Relaxed) {
             return;
         }
         verdicts.resize(replicas.hosts.len(), None);
         let now = Instant::now();
-        if let Some(primary) = inner.reads.pick() {
-            if let Ok(position) = flushed(&primary).await {
-                positions.push_back((now, position));
-            }
+        if let Some(primary) = primary.pick()
+            && let Ok(position) = flushed(&primary).await
+        {
+            positions.push_back((now, position));
         }
         // Enough history to tell a lag of `max_lag` (and more) from a smaller one.
         let window = replicas.max_lag + 2 * PROBE_EVERY;
@@ -305,6 +236,11 @@ fn log_change(label: &str, was: &mut Option<Discriminant<Judged>>, now_is: Judge
         Judged::Unreachable => {}
     }
     *was = Some(kind);
+}
+
+/// How far the primary has flushed its WAL (a byte position).
+pub(super) async fn flushed(conn: &Conn) -> Result<i64, tokio_postgres::Error> {
+    conn.query(statements::FLUSHED, &[]).await?[0].try_get(0)
 }
 
 #[cfg(test)]

@@ -17,6 +17,26 @@ pub struct Definition {
     pub types: &'static [Type],
 }
 
+/// The one channel every instance notifies and listens on, named once.
+macro_rules! channel {
+    () => {
+        "todo_api_changes"
+    };
+}
+
+pub const CHANNEL: &str = channel!();
+
+/// Each owner's latest number, for the owners given.
+pub const CHANGE_HEADS_SQL: &str = "SELECT id, change_seq FROM users WHERE id = ANY($1)";
+
+/// Owners' ids, one per line. The channel name is fixed here, never taken from input.
+/// A transaction that notifies gets an XID and a commit record; committing it
+/// asynchronously (this statement's own transaction only) spares it the WAL
+/// flush the writes are waiting for. A notification lost to a crash is made
+/// up for by the poll, like one lost between a write's commit and its NOTIFY.
+pub const NOTIFY_SQL: &str =
+    concat!("SELECT set_config('synchronous_commit', 'off', true), pg_notify('", channel!(), "', $1)");
+
 const LIST_TYPES: &[Type] = &[Type::TEXT, Type::BOOL, Type::INT8, Type::INT8];
 const KEY: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8];
 
@@ -95,8 +115,8 @@ statements! {
     ISSUE_TICKET = changes::ISSUE_TICKET, &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
     REDEEM_TICKET = changes::REDEEM_TICKET, &[Type::TEXT, Type::INT8];
     PRUNE_TICKETS = changes::PRUNE_TICKETS, &[Type::INT8];
-    CHANGE_HEADS = super::notify::CHANGE_HEADS, &[Type::TEXT_ARRAY];
-    NOTIFY = super::notify::NOTIFY, &[Type::TEXT];
+    CHANGE_HEADS = CHANGE_HEADS_SQL, &[Type::TEXT_ARRAY];
+    NOTIFY = NOTIFY_SQL, &[Type::TEXT];
     /// Bulk actions (see `store::bulk`).
     COMPLETE_ALL = bulk::COMPLETE_ALL,
         &[Type::TEXT, Type::BOOL, Type::BOOL, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT];

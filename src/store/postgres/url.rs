@@ -10,7 +10,8 @@ use std::time::Duration;
 use percent_encoding::percent_decode_str;
 use tokio_postgres::config::{Host, SslMode as WireSslMode};
 
-use super::super::DatabaseUrlError;
+use super::super::error::describe;
+use super::super::url_error::DatabaseUrlError;
 
 /// libpq's `sslmode`, all five of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,20 +187,6 @@ pub fn parse_pooler(value: &str) -> Result<Pooler, DatabaseUrlError> {
 
 fn invalid(reason: &str) -> DatabaseUrlError {
     DatabaseUrlError::Invalid { engine: "PostgreSQL", reason: reason.to_owned() }
-}
-
-/// tokio-postgres's `Display` names only the kind of an error; the cause
-/// (which option, which I/O failure) is in its source.
-pub fn describe(error: &tokio_postgres::Error) -> String {
-    use std::error::Error;
-    match error.source() {
-        // The wording an operator searches for when the server is not there.
-        Some(cause) if error.to_string() == "error connecting to server" => {
-            format!("error communicating with database: {cause}")
-        }
-        Some(cause) => format!("{error}: {cause}"),
-        None => error.to_string(),
-    }
 }
 
 #[cfg(test)]

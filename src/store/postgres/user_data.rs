@@ -11,8 +11,8 @@ use super::super::changes::READ_CHANGES;
 use super::super::rows::task_from_pg;
 use super::super::sql::OWNER_TASKS;
 use super::super::user_data::{ERASE, Erased, UserData};
-use super::PgStore;
 use super::changes::change_from_pg;
+use super::pg_store::PgStore;
 
 impl PgStore {
     /// Both reads in one repeatable-read transaction: one snapshot.

@@ -16,11 +16,12 @@ use crossbeam_channel::Sender;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::StoreError;
 use super::admission::Admission;
+use super::contract::{Listed, PatchParams, PoolSettings, PoolStats, TaskSink, Writer, needs_separate_count};
 use super::migrations::{self, SQLX_ERA_VERSION, failed};
 use super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_sqlite, task_view_sqlite};
 use super::sql::{self, for_sqlite};
-use super::{Listed, PatchParams, PoolSettings, PoolStats, StoreError, TaskSink, Writer};
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 pub use options::SqliteOptions;
 use workers::{Write, WriteJob};
@@ -205,7 +206,7 @@ impl SqliteStore {
                 sink.push(task_view_sqlite(row)?);
                 listed += 1;
             }
-            if super::needs_separate_count(listed, &query) {
+            if needs_separate_count(listed, &query) {
                 total = conn
                     .prepare_cached(&SQL.count_tasks)?
                     .query_row(params![owner, completed], |row| row.get(0))?;

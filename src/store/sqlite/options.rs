@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use rusqlite::OpenFlags;
 
-use super::super::DatabaseUrlError;
+use super::super::url_error::DatabaseUrlError;
 
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
