@@ -59,9 +59,9 @@ macro_rules! seq_gate {
              ok AS (SELECT COALESCE((SELECT change_seq FROM owner), 0) AS seq WHERE EXISTS (SELECT 1 FROM gate) \
              AND ($",
             $e,
-            "::text IS NULL OR $",
+            "::int8[] IS NULL OR COALESCE((SELECT change_seq FROM owner), 0) = ANY($",
             $e,
-            " LIKE '%,' || CAST(COALESCE((SELECT change_seq FROM owner), 0) AS TEXT) || ',%')), "
+            "::int8[]))), "
         )
     };
 }

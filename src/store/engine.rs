@@ -149,8 +149,7 @@ impl Store {
             });
         }
         let revisions = sql::revision_list(if_match);
-        let done =
-            on_engine!(self, engine => engine.update_task(owner, id, patch, revisions.as_deref()).await)?;
+        let done = on_engine!(self, engine => engine.update_task(owner, id, patch, revisions).await)?;
         self.settle(done, owner, id, if_match).await
     }
 
@@ -161,7 +160,7 @@ impl Store {
         if_match: &IfMatch,
     ) -> Result<Written<Task>, StoreError> {
         let revisions = sql::revision_list(if_match);
-        let done = on_engine!(self, engine => engine.toggle_task(owner, id, revisions.as_deref()).await)?;
+        let done = on_engine!(self, engine => engine.toggle_task(owner, id, revisions).await)?;
         self.settle(done, owner, id, if_match).await
     }
 
@@ -173,7 +172,7 @@ impl Store {
         if_match: &IfMatch,
     ) -> Result<Written<()>, StoreError> {
         let revisions = sql::revision_list(if_match);
-        let done = on_engine!(self, engine => engine.delete_task(owner, id, revisions.as_deref()).await)?;
+        let done = on_engine!(self, engine => engine.delete_task(owner, id, revisions).await)?;
         self.settle(done.then_some(()), owner, id, if_match).await
     }
 

@@ -42,7 +42,7 @@ impl Store {
         claim: Claimed<'_>,
     ) -> Result<Gated<Written<Task>>, StoreError> {
         let revisions = sql::revision_list(if_match);
-        let done = on_engine!(self, engine => engine.toggle_task_claimed(owner, id, revisions.as_deref(), claim).await)?;
+        let done = on_engine!(self, engine => engine.toggle_task_claimed(owner, id, revisions, claim).await)?;
         if done.is_none() && !self.claim_held(claim).await? {
             return Ok(Gated::ClaimLost);
         }

@@ -13,11 +13,12 @@ macro_rules! task_columns {
 }
 
 /// `If-Match`, checked in the write's own statement: parameter `$n` is NULL
-/// (no condition) or the acceptable revisions as text, `,3,5,` (any number of
-/// them, in one parameter both engines bind the same way).
+/// (no condition) or the acceptable revisions, any number of them: a
+/// `bigint[]` on PostgreSQL; SQLite has no arrays, so `for_sqlite` reads the
+/// same list from a JSON array (see `Revisions`).
 macro_rules! revision_matches {
     ($n:literal) => {
-        concat!("($", $n, " IS NULL OR $", $n, " LIKE '%,' || CAST(revision AS TEXT) || ',%')")
+        concat!("($", $n, " IS NULL OR revision = ANY($", $n, "))")
     };
 }
 
@@ -90,14 +91,21 @@ pub const DELETE_TASK_AND_UNCOUNT: &str = concat!(
     " RETURNING user_id) UPDATE users SET task_count = task_count - 1 FROM gone WHERE users.id = gone.user_id"
 );
 
-/// `If-Match`'s revisions as the `revision_matches!` parameter.
-pub fn revision_list(if_match: &IfMatch) -> Option<String> {
+/// `If-Match`'s revisions as the `revision_matches!` parameter: `None` when
+/// any revision will do.
+pub fn revision_list(if_match: &IfMatch) -> Option<&[i64]> {
     match if_match {
         IfMatch::Absent | IfMatch::Exists => None,
-        IfMatch::Revisions(revisions) => {
-            Some(revisions.iter().fold(",".to_owned(), |list, revision| format!("{list}{revision},")))
-        }
+        IfMatch::Revisions(revisions) => Some(revisions),
     }
+}
+
+/// The same list as SQLite's `json_each` reads it: `[3,5]`.
+pub fn revisions_as_json(revisions: Option<&[i64]>) -> Option<String> {
+    revisions.map(|list| {
+        let items: Vec<String> = list.iter().map(i64::to_string).collect();
+        format!("[{}]", items.join(","))
+    })
 }
 
 /// `$2`: required `completed` value, or NULL for every task.
@@ -179,8 +187,24 @@ pub const OWNER_TASKS: &str =
 
 /// SQLite reads `$1` as a parameter *named* "$1", numbered by first
 /// appearance; `?1` is numbered as written, which is what `$1` means here.
+/// `= ANY(?n)` (an array parameter) becomes a membership test on the JSON
+/// array SQLite is given instead.
 pub fn for_sqlite(sql: &str) -> String {
-    sql.replace('$', "?")
+    let numbered = sql.replace('$', "?");
+    let mut out = String::with_capacity(numbered.len() + 64);
+    let mut rest = numbered.as_str();
+    while let Some(at) = rest.find("= ANY(") {
+        let (before, after) = rest.split_at(at);
+        let close = after.find(')').expect("ANY( is closed");
+        let parameter = &after["= ANY(".len()..close];
+        out.push_str(before);
+        out.push_str("IN (SELECT value FROM json_each(");
+        out.push_str(parameter);
+        out.push_str("))");
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// PostgreSQL only: `TOGGLE_TASK` gated on an idempotency claim (`$5`, `$6`).
@@ -197,3 +221,27 @@ pub const TOGGLE_TASK_CLAIMED: &str = concat!(
     task_columns!(),
     " FROM flipped"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_reads_an_array_parameter_as_a_json_list() {
+        assert_eq!(
+            for_sqlite("DELETE FROM tasks WHERE id = $1 AND ($3 IS NULL OR revision = ANY($3))"),
+            "DELETE FROM tasks WHERE id = ?1 AND (?3 IS NULL OR revision IN (SELECT value FROM json_each(?3)))"
+        );
+        assert_eq!(for_sqlite("SELECT $1, $2"), "SELECT ?1, ?2");
+        assert_eq!(revisions_as_json(Some(&[3, 5])), Some("[3,5]".to_owned()));
+        assert_eq!(revisions_as_json(Some(&[])), Some("[]".to_owned()));
+        assert_eq!(revisions_as_json(None), None);
+    }
+
+    #[test]
+    fn if_match_names_revisions_only_when_it_lists_tags() {
+        assert_eq!(revision_list(&IfMatch::Absent), None);
+        assert_eq!(revision_list(&IfMatch::Exists), None);
+        assert_eq!(revision_list(&IfMatch::Revisions(vec![7, 9])), Some(&[7, 9][..]));
+    }
+}

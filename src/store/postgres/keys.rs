@@ -75,7 +75,7 @@ impl PgStore {
         &self,
         owner: &str,
         id: TaskId,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
         claim: Claimed<'_>,
     ) -> Result<Option<Task>, StoreError> {
         let params: [&(dyn ToSql + Sync); 6] =

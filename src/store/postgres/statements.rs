@@ -57,9 +57,9 @@ statements! {
         &[Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL];
     SELECT = sql::SELECT_TASK, &[Type::INT8, Type::TEXT];
     UPDATE = sql::UPDATE_TASK,
-        &[Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::TEXT];
-    TOGGLE = sql::TOGGLE_TASK, &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT];
-    DELETE = sql::DELETE_TASK_AND_UNCOUNT, &[Type::INT8, Type::TEXT, Type::TEXT];
+        &[Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8_ARRAY];
+    TOGGLE = sql::TOGGLE_TASK, &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8_ARRAY];
+    DELETE = sql::DELETE_TASK_AND_UNCOUNT, &[Type::INT8, Type::TEXT, Type::INT8_ARRAY];
     COUNT = sql::COUNT_TASKS, &[Type::TEXT, Type::BOOL];
     PING = sql::PING, &[];
     /// The listings, `LIST + sql::list_index(..)`: in `LIST_TASKS` order.
@@ -101,7 +101,7 @@ statements! {
         ];
     CREATED_TASK = changes::CREATED_TASK, &[Type::TEXT, Type::INT8];
     TOGGLE_CLAIMED = sql::TOGGLE_TASK_CLAIMED,
-        &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8];
+        &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8_ARRAY, Type::TEXT, Type::INT8];
     /// The change log and stream tickets (see `store::changes`).
     CHANGE_HEAD = changes::CHANGE_HEAD, &[Type::TEXT];
     /// The owner's change counter, bumped in every write's transaction, and
@@ -119,8 +119,8 @@ statements! {
     NOTIFY = NOTIFY_SQL, &[Type::TEXT];
     /// Bulk actions (see `store::bulk`).
     COMPLETE_ALL = bulk::COMPLETE_ALL,
-        &[Type::TEXT, Type::BOOL, Type::BOOL, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT];
-    DELETE_MATCHING = bulk::DELETE_MATCHING, &[Type::TEXT, Type::BOOL, Type::TEXT, Type::TEXT, Type::INT8, Type::TEXT];
+        &[Type::TEXT, Type::BOOL, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8_ARRAY, Type::TEXT, Type::INT8, Type::TEXT];
+    DELETE_MATCHING = bulk::DELETE_MATCHING, &[Type::TEXT, Type::BOOL, Type::INT8_ARRAY, Type::TEXT, Type::INT8, Type::TEXT];
 }
 
 // `LIST + sql::list_index(..)` reaches every listing, and only listings.

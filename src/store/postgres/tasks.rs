@@ -86,7 +86,7 @@ impl PgStore {
         owner: &str,
         id: TaskId,
         patch: &TaskPatch,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
     ) -> Result<Option<Task>, StoreError> {
         let PatchParams { title, sets_description, description, completed } = PatchParams::of(patch);
         let now = Timestamp::now();
@@ -101,7 +101,7 @@ impl PgStore {
         &self,
         owner: &str,
         id: TaskId,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
     ) -> Result<Option<Task>, StoreError> {
         let params: [&(dyn ToSql + Sync); 4] = [&id.get(), &owner, &Timestamp::now(), &revisions];
         self.optional_task(Role::Write, statements::TOGGLE, &params).await
@@ -113,7 +113,7 @@ impl PgStore {
         &self,
         owner: &str,
         id: TaskId,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
     ) -> Result<bool, StoreError> {
         let params: [&(dyn ToSql + Sync); 3] = [&id.get(), &owner, &revisions];
         self.with_conn(Role::Write, |conn| async move {

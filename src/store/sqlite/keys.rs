@@ -9,7 +9,7 @@ use super::super::idempotency::{
     self as keys, Claim, Claimed, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, StoredResponse,
 };
 use super::super::rows::task_from_sqlite;
-use super::super::sql::for_sqlite;
+use super::super::sql::{self, for_sqlite};
 use super::super::{StoreError, Writer};
 use super::{Create, SQL, SqliteStore};
 use crate::domain::{NewTask, Task, TaskId, Timestamp};
@@ -122,11 +122,11 @@ impl SqliteStore {
         &self,
         owner: &str,
         id: TaskId,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
         claim: Claimed<'_>,
     ) -> Result<Option<Task>, StoreError> {
         let (owner, revisions, key, token) =
-            (owner.to_owned(), revisions.map(str::to_owned), claim.key.to_owned(), claim.token);
+            (owner.to_owned(), sql::revisions_as_json(revisions), claim.key.to_owned(), claim.token);
         self.write(move |conn| {
             if !claim_held(conn, &owner, &key, token)? {
                 return Ok(None);

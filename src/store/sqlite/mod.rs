@@ -226,12 +226,12 @@ impl SqliteStore {
         owner: &str,
         id: TaskId,
         patch: &TaskPatch,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
     ) -> Result<Option<Task>, StoreError> {
         let PatchParams { title, sets_description, description, completed } = PatchParams::of(patch);
         let (owner, title, description) =
             (owner.to_owned(), title.map(str::to_owned), description.map(str::to_owned));
-        let revisions = revisions.map(str::to_owned);
+        let revisions = sql::revisions_as_json(revisions);
         self.write(move |conn| {
             let values = params![
                 id.get(),
@@ -252,9 +252,9 @@ impl SqliteStore {
         &self,
         owner: &str,
         id: TaskId,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
     ) -> Result<Option<Task>, StoreError> {
-        let (owner, revisions) = (owner.to_owned(), revisions.map(str::to_owned));
+        let (owner, revisions) = (owner.to_owned(), sql::revisions_as_json(revisions));
         self.write(move |conn| {
             let values = params![id.get(), owner, Timestamp::now(), revisions];
             conn.prepare_cached(&SQL.toggle_task)?.query_row(values, task_from_sqlite).optional()
@@ -266,9 +266,9 @@ impl SqliteStore {
         &self,
         owner: &str,
         id: TaskId,
-        revisions: Option<&str>,
+        revisions: Option<&[i64]>,
     ) -> Result<bool, StoreError> {
-        let (owner, revisions) = (owner.to_owned(), revisions.map(str::to_owned));
+        let (owner, revisions) = (owner.to_owned(), sql::revisions_as_json(revisions));
         self.write(move |conn| {
             let deleted =
                 conn.prepare_cached(&SQL.delete_task)?.execute(params![id.get(), owner, revisions])?;
