@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::http::header::{ETAG, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -152,10 +152,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.record();
+        let mut response = self.body();
+        self.add_headers(response.headers_mut());
+        response
+    }
+}
+
+impl ApiError {
+    /// `{"detail": ...}` with the status; FastAPI's list shape for every 422.
+    fn body(&self) -> Response {
         let status = self.status();
-        let mut response = match &self {
+        match self {
             Self::Validation(errors) => (status, Json(Detail { detail: errors })).into_response(),
-            // FastAPI's shape for a 422, so that every 422 reads the same.
             Self::IdempotencyKeyReused => {
                 let error = FieldError::new(
                     "idempotency_key_reused",
@@ -165,24 +174,44 @@ impl IntoResponse for ApiError {
                 (status, Json(Detail { detail: [error] })).into_response()
             }
             _ => (status, Json(Detail { detail: self.to_string() })).into_response(),
+        }
+    }
+
+    /// What the logs and metrics keep of an error; its cause is never sent.
+    fn record(&self) {
+        match self {
+            // While unreachable, the store logged it once; not again per request.
+            Self::Unavailable(cause) if !matches!(cause, StoreError::Unreachable) => {
+                tracing::warn!(error = %cause, "database unavailable");
+            }
+            Self::StreamRefused(reason) => crate::telemetry::metrics().stream_refused(match reason {
+                Refused::UserFull(_) => "user_limit",
+                Refused::ServerFull(_) => "server_limit",
+                Refused::ShuttingDown => "shutting_down",
+            }),
+            Self::Timeout(_) => tracing::warn!("request timed out"),
+            Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            _ => {}
+        }
+    }
+
+    /// `Retry-After` on what is worth retrying, the challenge on a 401, the
+    /// rate-limit fields on a 429, the current tag on a 412.
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        let retry_after = match self {
+            Self::AuthUnavailable(_) => Some("5"),
+            Self::StreamRefused(reason) if !matches!(reason, Refused::UserFull(_)) => Some("5"),
+            Self::AuthBusy(_) | Self::Unavailable(_) | Self::IdempotencyKeyInFlight | Self::Timeout(_) => {
+                Some("1")
+            }
+            _ => None,
         };
-        let headers = response.headers_mut();
-        match &self {
+        if let Some(seconds) = retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(seconds));
+        }
+        match self {
             Self::Unauthorized(cause) => {
                 headers.insert(WWW_AUTHENTICATE, challenge(cause));
-            }
-            Self::AuthUnavailable(_) => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-            }
-            Self::AuthBusy(_) => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            Self::Unavailable(cause) => {
-                // While unreachable, the store logged it once; not again per request.
-                if !matches!(cause, StoreError::Unreachable) {
-                    tracing::warn!(error = %cause, "database unavailable");
-                }
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::RateLimited(limited) => {
                 let fields = [
@@ -196,24 +225,6 @@ impl IntoResponse for ApiError {
                     }
                 }
             }
-            Self::IdempotencyKeyInFlight => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            Self::StreamRefused(reason) => {
-                crate::telemetry::metrics().stream_refused(match reason {
-                    Refused::UserFull(_) => "user_limit",
-                    Refused::ServerFull(_) => "server_limit",
-                    Refused::ShuttingDown => "shutting_down",
-                });
-                if !matches!(reason, Refused::UserFull(_)) {
-                    headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-                }
-            }
-            Self::Timeout(_) => {
-                tracing::warn!("request timed out");
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
             Self::PreconditionFailed(etag) | Self::ListChanged(etag) => {
                 if let Ok(value) = HeaderValue::from_str(etag) {
                     headers.insert(ETAG, value);
@@ -221,7 +232,6 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        response
     }
 }
 

@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -50,6 +50,17 @@ pub struct Metrics {
     verifications: Counter,
 }
 
+/// `metric`, registered under `name` (the registry keeps a handle to the same values).
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// A new metric of its default kind, registered.
+fn registered<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
+    register(registry, name, help, M::default())
+}
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms to about 4 s.
     Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
@@ -58,89 +69,53 @@ fn latency_histogram() -> Histogram {
 impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::with_prefix("todo_api");
-        let requests = Family::<StatusLabels, Counter>::default();
-        let latency =
-            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        let in_flight = Gauge::default();
-        let connections = Gauge::default();
-        let worker_connections = Family::<Labels, Gauge>::default();
-        let auth_failures = Family::<Labels, Counter>::default();
-        let jwks_refreshes = Family::<Labels, Counter>::default();
-        let (pool_size, pool_idle, pool_max) = (Family::default(), Family::default(), Family::default());
-        let replica_reads = Family::<Labels, Counter>::default();
-        let (streams_open, events_sent, streams_refused) =
-            (Gauge::default(), Family::default(), Family::default());
-        let session_lookups = Family::<Labels, Counter>::default();
-        let (limited, verifications) = (Family::<Labels, Counter>::default(), Counter::default());
-        registry.register(
-            "http_requests",
-            "HTTP requests by route template, method and status",
-            requests.clone(),
-        );
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency by route template and method",
-            latency.clone(),
-        );
-        registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
-        registry.register("http_connections_open", "Client connections open", connections.clone());
-        registry.register(
-            "worker_connections_open",
-            "Client connections open, by worker (one per core)",
-            worker_connections.clone(),
-        );
-        registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
-        registry.register("jwks_refreshes", "JWKS fetches by result", jwks_refreshes.clone());
-        registry.register("db_pool_connections", "Open database connections by pool", pool_size.clone());
-        registry.register("db_pool_idle_connections", "Idle database connections by pool", pool_idle.clone());
-        registry.register("db_pool_max_connections", "Database pool capacity by pool", pool_max.clone());
-        registry.register(
-            "db_replica_reads",
-            "Task reads with DATABASE_READ_URL set, by who answered: replica, primary_behind (the replica \
-             had not replayed the user's latest write) or primary_failed (the replica's read failed)",
-            replica_reads.clone(),
-        );
-        registry.register("event_streams_open", "Change streams (SSE) open", streams_open.clone());
-        registry.register("events_sent", "Change events sent on streams, by type", events_sent.clone());
-        registry.register(
-            "event_streams_refused",
-            "Change streams refused, by reason",
-            streams_refused.clone(),
-        );
-        registry.register(
-            "session_lookups",
-            "Better Auth session lookups, by result (session, unknown, unavailable)",
-            session_lookups.clone(),
-        );
-        registry.register(
-            "requests_limited",
-            "Requests refused with 429 by a rate limit, by reason (user_rate, auth_failures)",
-            limited.clone(),
-        );
-        registry.register(
-            "token_verifications",
-            "Token signatures checked (tokens not already verified and cached)",
-            verifications.clone(),
-        );
+        let r = &mut registry;
+        let latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         Self {
+            requests: registered(r, "http_requests", "HTTP requests by route template, method and status"),
+            latency: register(
+                r,
+                "http_request_duration_seconds",
+                "HTTP request latency by route template and method",
+                latency,
+            ),
+            in_flight: registered(r, "http_requests_in_flight", "HTTP requests being served"),
+            connections: registered(r, "http_connections_open", "Client connections open"),
+            worker_connections: registered(
+                r,
+                "worker_connections_open",
+                "Client connections open, by worker (one per core)",
+            ),
+            auth_failures: registered(r, "auth_failures", "Rejected tokens by reason"),
+            jwks_refreshes: registered(r, "jwks_refreshes", "JWKS fetches by result"),
+            pool_size: registered(r, "db_pool_connections", "Open database connections by pool"),
+            pool_idle: registered(r, "db_pool_idle_connections", "Idle database connections by pool"),
+            pool_max: registered(r, "db_pool_max_connections", "Database pool capacity by pool"),
+            replica_reads: registered(
+                r,
+                "db_replica_reads",
+                "Task reads with DATABASE_READ_URL set, by who answered: replica, primary_behind (the replica \
+                 had not replayed the user's latest write) or primary_failed (the replica's read failed)",
+            ),
+            streams_open: registered(r, "event_streams_open", "Change streams (SSE) open"),
+            events_sent: registered(r, "events_sent", "Change events sent on streams, by type"),
+            streams_refused: registered(r, "event_streams_refused", "Change streams refused, by reason"),
+            session_lookups: registered(
+                r,
+                "session_lookups",
+                "Better Auth session lookups, by result (session, unknown, unavailable)",
+            ),
+            limited: registered(
+                r,
+                "requests_limited",
+                "Requests refused with 429 by a rate limit, by reason (user_rate, auth_failures)",
+            ),
+            verifications: registered(
+                r,
+                "token_verifications",
+                "Token signatures checked (tokens not already verified and cached)",
+            ),
             registry,
-            requests,
-            latency,
-            in_flight,
-            connections,
-            worker_connections,
-            auth_failures,
-            jwks_refreshes,
-            pool_size,
-            pool_idle,
-            pool_max,
-            replica_reads,
-            streams_open,
-            events_sent,
-            streams_refused,
-            session_lookups,
-            limited,
-            verifications,
         }
     }
 
