@@ -99,7 +99,7 @@ contract! {
             (format!("/api/mallory/tasks/{id}.0"), 404),
             ("/api/mallory/tasks/%EF%BC%91".to_owned(), 404), // fullwidth 1
             (format!("/api/mallory/tasks/{id}?user_id=alice"), 404),
-            (format!("/api/mallory/tasks?user_id=alice&owner=alice"), 200),
+            ("/api/mallory/tasks?user_id=alice&owner=alice".to_string(), 200),
         ];
         let mut checked = 0;
         for (path, expected) in &cases {
