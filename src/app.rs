@@ -10,9 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::auth::{JwksCache, JwksError, JwksSource, Verifier};
 use crate::config::{AuthConfig, Config};
+use crate::domain::Timestamp;
 use crate::http::{self, AppState, Drain, Stopping, WorkerFailed, Workers};
 use crate::limit::{FailureLimit, KeyedLimit, Reason};
 use crate::realtime::{self, Hub};
+use crate::store::{ChangeLog, IdempotencyKeys, Lifecycle, Notifier, StreamTickets};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +198,7 @@ fn spawn_key_pruner(store: Store, ttl: Duration) -> tokio::task::JoinHandle<()> 
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            match store.prune_keys().await {
+            match store.prune_keys(Timestamp::now()).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::debug!(pruned, "expired idempotency keys deleted"),
                 Err(error) => tracing::debug!(%error, "could not prune idempotency keys; trying again later"),

@@ -12,7 +12,7 @@ use todo_api::auth::mint_hs256;
 use todo_api::config::{Cli, Command, Config, ServeArgs, TokenArgs, UserCommand};
 use todo_api::domain::{Change, Task, Timestamp};
 use todo_api::store::user_data::BackupError;
-use todo_api::store::{DatabaseConfig, PoolSettings, Store};
+use todo_api::store::{DatabaseConfig, Lifecycle, PoolSettings, Store, StoreError, UserRecords};
 use todo_api::telemetry;
 
 /// Lifetime of the token `serve --dev` prints.
@@ -143,8 +143,8 @@ async fn check(config: Config) -> ExitCode {
             let answered = store.ping().await.map(|()| config.database_display()).map_err(|e| e.to_string());
             let reachable = answered.is_ok();
             report("database", answered);
-            if let (true, Store::Postgres(pg)) = (reachable, &store) {
-                report("timeouts", timeouts_in_force(pg).await);
+            if reachable && let Some(found) = store.timeouts_in_force().await {
+                report("timeouts", timeouts_as_asked(found, settings.statement_timeout));
             }
             store.close().await;
         }
@@ -164,9 +164,9 @@ async fn check(config: Config) -> ExitCode {
 
 /// Do the timeouts PostgreSQL applies match `DATABASE_STATEMENT_TIMEOUT_SECONDS`?
 /// Behind a transaction-mode pooler they are the role's or database's defaults.
-async fn timeouts_in_force(pg: &todo_api::store::postgres::PgStore) -> Result<String, String> {
-    let (statement, lock) = pg.timeouts_in_force().await.map_err(|e| e.to_string())?;
-    let wanted = pg.statement_timeout().as_millis() as i64;
+fn timeouts_as_asked(found: Result<(i64, i64), StoreError>, asked: Duration) -> Result<String, String> {
+    let (statement, lock) = found.map_err(|e| e.to_string())?;
+    let wanted = asked.as_millis() as i64;
     let found = format!("statement_timeout {statement} ms, lock_timeout {lock} ms");
     if statement == wanted && lock == wanted {
         return Ok(format!("{found}, as DATABASE_STATEMENT_TIMEOUT_SECONDS says"));

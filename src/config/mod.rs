@@ -11,8 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::MIN_SECRET_BYTES;
 use crate::domain::FieldLimits;
-use crate::store::postgres::parse_pooler;
-use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings, ReadReplicas};
+use crate::store::{DatabaseConfig, DatabaseUrlError, PoolSettings, ReadReplicas, parse_pooler};
 use crate::telemetry::LogFormat;
 
 mod auth;

@@ -24,6 +24,7 @@ use super::{ApiError, AppState};
 use crate::domain::{
     BulkAction, BulkFilter, FieldError, IfMatch, Location, change_seq_etag, parse_bulk_completion,
 };
+use crate::store::BulkActions;
 use crate::store::bulk::{Bulk, BulkDone};
 
 /// `If-Match` on the whole list: the owner's change numbers it accepts.

@@ -33,7 +33,8 @@ use crate::auth::AuthError;
 use crate::domain::{Change, ChangesSince, FieldError, Location, Timestamp};
 use crate::realtime::Subscription;
 use crate::store::Store;
-use crate::store::changes::TicketRecord;
+use crate::store::tickets::TicketRecord;
+use crate::store::{ChangeLog, StreamTickets};
 
 pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 

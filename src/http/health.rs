@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::auth::{AuthError, Reachability};
+use crate::store::Lifecycle;
 
 /// Liveness: the process is up and serving HTTP.
 #[utoipa::path(get, path = "/health", operation_id = "health", tag = "health", summary = "Liveness",

@@ -18,7 +18,9 @@ use super::responses::{X_CHANGE_SEQ, created, hex, location, with_etag};
 use super::{ApiError, AppState};
 use crate::domain::{BulkAction, BulkFilter, NewTask, TaskId, change_seq_of};
 use crate::store::Writer;
+use crate::store::idempotency::KeyTimes;
 use crate::store::idempotency::{Claim, Claimed, KeyedCreate, KeyedRequest, StoredResponse};
+use crate::store::{ChangeLog, IdempotencyKeys, Tasks};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a replayed answer, as Stripe does.
@@ -107,9 +109,9 @@ pub async fn create(
     let (owner, limits) = (writer.user_id, &state.limits);
     let fingerprint = fingerprint(Guarded::Create, Some(body));
     let request = KeyedRequest { user_id: owner, key, fingerprint: &fingerprint };
-    let lifetimes = (limits.idempotency_ttl, limits.idempotency_takeover);
+    let times = KeyTimes::from_now(limits.idempotency_ttl, limits.idempotency_takeover);
     let max_tasks = limits.max_tasks_per_user;
-    match state.store.create_task_keyed(writer, new, max_tasks, request, lifetimes).await? {
+    match state.store.create_task_keyed(writer, new, max_tasks, request, times).await? {
         KeyedCreate::Created(task) => created(task),
         KeyedCreate::Full(token) => {
             let claim = Claimed { user_id: owner, key, token };
@@ -138,7 +140,8 @@ async fn begin(
 ) -> Result<Begun, ApiError> {
     let limits = &state.limits;
     let request = KeyedRequest { user_id: owner, key, fingerprint };
-    let claim = state.store.claim_key(request, limits.idempotency_ttl, limits.idempotency_takeover).await?;
+    let times = KeyTimes::from_now(limits.idempotency_ttl, limits.idempotency_takeover);
+    let claim = state.store.claim_key(request, times).await?;
     answer_due(state, owner, claim, guarded).await
 }
 

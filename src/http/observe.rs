@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, DOCS_PATH, METRICS_PATH, OPENAPI_PATH};
+use crate::store::Lifecycle;
 use crate::telemetry::metrics;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

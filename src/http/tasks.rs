@@ -23,6 +23,7 @@ use super::{ApiError, AppState};
 use crate::domain::{
     IfMatch, ListParams, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskView, parse_completion, task_etag,
 };
+use crate::store::Tasks;
 use crate::store::idempotency::{Claimed, Gated};
 use crate::store::{TaskSink, Writer, Written};
 

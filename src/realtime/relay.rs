@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::hub::Hub;
-use crate::store::postgres::PAYLOAD_MAX;
+use crate::store::NOTIFY_PAYLOAD_MAX as PAYLOAD_MAX;
+use crate::store::Notifier;
 use crate::store::{Heard, PgConfig, Store, StoreError};
 
 /// How long changes gather before one NOTIFY carries them all.

@@ -1,5 +1,5 @@
 //! The change log (written by triggers, see migration 0005) as the realtime
-//! routes read it, and the tickets that let `EventSource` open a stream.
+//! routes read it (stream tickets are in `tickets`).
 //!
 //! One owner's numbers are contiguous: each write takes the next one (on
 //! PostgreSQL under the owner row's lock), and a rolled-back write gives its
@@ -32,15 +32,6 @@ pub const CHANGE_TASK_COLUMN: usize = 2;
 pub const PRUNE_CHANGES: &str = "DELETE FROM task_changes WHERE logged_at < $1 \
      AND seq <= (SELECT MAX(seq) FROM task_changes AS latest WHERE latest.user_id = task_changes.user_id) - $2";
 
-pub const ISSUE_TICKET: &str =
-    "INSERT INTO stream_tickets (ticket_hash, user_id, expires_at, stream_until) VALUES ($1, $2, $3, $4)";
-
-/// The ticket's user and until when its streams may run, if it is still valid at `$2`.
-pub const REDEEM_TICKET: &str =
-    "SELECT user_id, stream_until FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > $2";
-
-pub const PRUNE_TICKETS: &str = "DELETE FROM stream_tickets WHERE expires_at <= $1";
-
 /// The most changes one read returns.
 pub const PAGE_MAX: i64 = 1000;
 
@@ -57,16 +48,19 @@ pub(super) fn settle_read(since: i64, head: i64, changes: Vec<Change>) -> Change
     ChangesSince::Found { changes, head }
 }
 
-/// A ticket as the store keeps it: its SHA-256, never the ticket itself.
-#[derive(Debug, Clone, Copy)]
-pub struct TicketRecord<'a> {
-    pub hash: &'a str,
-    pub user_id: &'a str,
-    /// Unix seconds: when it stops opening streams.
-    pub expires_at: i64,
-    /// Unix seconds: when the streams it opened end.
-    pub stream_until: i64,
+/// What the listener hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// These owners have new changes.
+    Changed(Vec<String>),
+    /// Listening (again): whatever was sent while not listening was missed,
+    /// so every stream should look at the log.
+    Listening,
 }
+
+/// The most bytes of owner ids one notification carries (PostgreSQL's
+/// limit on a payload is 8000 bytes).
+pub const NOTIFY_PAYLOAD_MAX: usize = 7900;
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,16 @@
 //! `Store`: the database behind the service, over whichever engine the
-//! configuration chose, and the task operations every handler calls.
+//! configuration chose. It implements the storage contract (`contract`) by
+//! handing each call to that engine, and adds what is the same on both: the
+//! conditional writes' answers.
 
-use super::contract::{Listed, PoolSettings, PoolStats, TaskSink, Writer, Written};
 use std::path::Path;
 
 use super::bulk::{Bulk, BulkDone};
+use super::contract::{
+    BulkActions, Lifecycle, Listed, PoolSettings, PoolStats, TaskSink, Tasks, UserRecords, Writer, Written,
+};
 use super::user_data::{BackupError, Erased, UserData};
-use super::{DatabaseConfig, StoreError, postgres, sql, sqlite};
+use super::{DatabaseConfig, Pooler, StoreError, postgres, sql, sqlite};
 use crate::domain::{IfMatch, ListQuery, NewTask, Task, TaskId, TaskPatch};
 
 /// The database behind the service. Cloning is cheap (the engines share
@@ -62,10 +66,6 @@ impl Store {
         }
     }
 
-    pub fn pool_stats(&self) -> Vec<PoolStats> {
-        on_engine!(self, engine => engine.pool_stats())
-    }
-
     /// With read replicas: `(who answered, task reads so far)` (see `postgres::replicas`).
     pub fn replica_reads(&self) -> Vec<(&'static str, u64)> {
         use std::sync::atomic::Ordering::Relaxed;
@@ -85,53 +85,41 @@ impl Store {
         }
     }
 
-    /// Does the database answer right now?
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        on_engine!(self, engine => engine.ping().await)
-    }
-
-    /// Stops taking work; later calls answer `Unreachable`.
-    pub async fn close(&self) {
-        on_engine!(self, engine => engine.close().await)
-    }
-
-    /// Records the writer, counts the task against the owner's quota and inserts
-    /// it, atomically; `None` (and nothing written) when the owner already has
-    /// `max_tasks`. The count lives on the owner's row, so concurrent creates of
-    /// one owner serialize on that row's lock and cannot overshoot together.
-    pub async fn create_task(
-        &self,
-        writer: Writer<'_>,
-        new: &NewTask,
-        max_tasks: u32,
-    ) -> Result<Option<Task>, StoreError> {
-        on_engine!(self, engine => engine.create_task(writer, new, max_tasks).await)
-    }
-
-    pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        on_engine!(self, engine => engine.get_task(owner, id).await)
-    }
-
-    /// The task as the primary has it (a replica may lag): what a write
-    /// that did not happen reports.
-    async fn get_task_on_primary(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+    /// A consistent copy of the SQLite database at `path` (a new file),
+    /// taken while it is being written.
+    pub async fn backup_to(&self, path: &Path) -> Result<(), BackupError> {
+        if path.exists() {
+            return Err(BackupError::Exists(path.display().to_string()));
+        }
         match self {
-            Self::Sqlite(sqlite) => sqlite.get_task(owner, id).await,
-            Self::Postgres(pg) => pg.get_task_on_primary(owner, id).await,
+            Self::Sqlite(sqlite) => Ok(sqlite.backup_to(path).await?),
+            Self::Postgres(_) => Err(BackupError::NotEmbedded),
         }
     }
 
-    /// One page of `owner`'s tasks into `sink`, with the page's numbers from
-    /// the same snapshot.
-    pub async fn list_into<S: TaskSink>(
-        &self,
-        owner: &str,
-        query: &ListQuery,
-        sink: S,
-    ) -> Result<Listed<S>, StoreError> {
-        on_engine!(self, engine => engine.list_into(owner, query, sink).await)
+    /// The transaction-mode pooler in front of PostgreSQL, as configured or
+    /// found out since; `None` on SQLite.
+    pub fn pooler(&self) -> Pooler {
+        match self {
+            Self::Sqlite(_) => Pooler::None,
+            Self::Postgres(pg) => pg.pooler(),
+        }
     }
 
+    /// PostgreSQL's `statement_timeout` and `lock_timeout` in force, in ms
+    /// (`todo-api check`); `None` on SQLite, which has neither.
+    pub async fn timeouts_in_force(&self) -> Option<Result<(i64, i64), StoreError>> {
+        match self {
+            Self::Sqlite(_) => None,
+            Self::Postgres(pg) => Some(pg.timeouts_in_force().await),
+        }
+    }
+}
+
+/// Writes under `If-Match`: the engine writes only at an accepted revision
+/// (checked in the write's own statement); when nothing was written, a
+/// read tells a missing task from one at another revision.
+impl Store {
     /// Applies the present fields in one statement, if `if_match` holds (checked
     /// in that statement); an empty patch changes nothing.
     pub async fn update_task(
@@ -149,7 +137,7 @@ impl Store {
             });
         }
         let revisions = sql::revision_list(if_match);
-        let done = on_engine!(self, engine => engine.update_task(owner, id, patch, revisions).await)?;
+        let done = self.update_task_at(owner, id, patch, revisions).await?;
         self.settle(done, owner, id, if_match).await
     }
 
@@ -160,7 +148,7 @@ impl Store {
         if_match: &IfMatch,
     ) -> Result<Written<Task>, StoreError> {
         let revisions = sql::revision_list(if_match);
-        let done = on_engine!(self, engine => engine.toggle_task(owner, id, revisions).await)?;
+        let done = self.toggle_task_at(owner, id, revisions).await?;
         self.settle(done, owner, id, if_match).await
     }
 
@@ -172,7 +160,7 @@ impl Store {
         if_match: &IfMatch,
     ) -> Result<Written<()>, StoreError> {
         let revisions = sql::revision_list(if_match);
-        let done = on_engine!(self, engine => engine.delete_task(owner, id, revisions).await)?;
+        let done = self.delete_task_at(owner, id, revisions).await?;
         self.settle(done.then_some(()), owner, id, if_match).await
     }
 
@@ -199,30 +187,127 @@ impl Store {
     }
 }
 
-impl Store {
-    pub async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
-        on_engine!(self, engine => engine.bulk(bulk).await)
+impl Lifecycle for Store {
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        match self {
+            Self::Sqlite(engine) => engine.pool_stats(),
+            Self::Postgres(engine) => engine.pool_stats(),
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.ping().await,
+            Self::Postgres(engine) => engine.ping().await,
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlite(engine) => engine.close().await,
+            Self::Postgres(engine) => engine.close().await,
+        }
     }
 }
 
-impl Store {
-    pub async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
-        on_engine!(self, engine => engine.export_user(user_id).await)
-    }
-
-    pub async fn erase_user(&self, user_id: &str) -> Result<Erased, StoreError> {
-        on_engine!(self, engine => engine.erase_user(user_id).await)
-    }
-
-    /// A consistent copy of the SQLite database at `path` (a new file),
-    /// taken while it is being written.
-    pub async fn backup_to(&self, path: &Path) -> Result<(), BackupError> {
-        if path.exists() {
-            return Err(BackupError::Exists(path.display().to_string()));
-        }
+impl Tasks for Store {
+    async fn create_task(
+        &self,
+        writer: Writer<'_>,
+        new: &NewTask,
+        max_tasks: u32,
+    ) -> Result<Option<Task>, StoreError> {
         match self {
-            Self::Sqlite(sqlite) => Ok(sqlite.backup_to(path).await?),
-            Self::Postgres(_) => Err(BackupError::NotEmbedded),
+            Self::Sqlite(engine) => engine.create_task(writer, new, max_tasks).await,
+            Self::Postgres(engine) => engine.create_task(writer, new, max_tasks).await,
+        }
+    }
+
+    async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.get_task(owner, id).await,
+            Self::Postgres(engine) => engine.get_task(owner, id).await,
+        }
+    }
+
+    async fn get_task_on_primary(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.get_task_on_primary(owner, id).await,
+            Self::Postgres(engine) => engine.get_task_on_primary(owner, id).await,
+        }
+    }
+
+    async fn list_into<S: TaskSink>(
+        &self,
+        owner: &str,
+        query: &ListQuery,
+        sink: S,
+    ) -> Result<Listed<S>, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.list_into(owner, query, sink).await,
+            Self::Postgres(engine) => engine.list_into(owner, query, sink).await,
+        }
+    }
+
+    async fn update_task_at(
+        &self,
+        owner: &str,
+        id: TaskId,
+        patch: &TaskPatch,
+        revisions: Option<&[i64]>,
+    ) -> Result<Option<Task>, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.update_task_at(owner, id, patch, revisions).await,
+            Self::Postgres(engine) => engine.update_task_at(owner, id, patch, revisions).await,
+        }
+    }
+
+    async fn toggle_task_at(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&[i64]>,
+    ) -> Result<Option<Task>, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.toggle_task_at(owner, id, revisions).await,
+            Self::Postgres(engine) => engine.toggle_task_at(owner, id, revisions).await,
+        }
+    }
+
+    async fn delete_task_at(
+        &self,
+        owner: &str,
+        id: TaskId,
+        revisions: Option<&[i64]>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.delete_task_at(owner, id, revisions).await,
+            Self::Postgres(engine) => engine.delete_task_at(owner, id, revisions).await,
+        }
+    }
+}
+
+impl BulkActions for Store {
+    async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.bulk(bulk).await,
+            Self::Postgres(engine) => engine.bulk(bulk).await,
+        }
+    }
+}
+
+impl UserRecords for Store {
+    async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.export_user(user_id).await,
+            Self::Postgres(engine) => engine.export_user(user_id).await,
+        }
+    }
+
+    async fn erase_user(&self, user_id: &str) -> Result<Erased, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.erase_user(user_id).await,
+            Self::Postgres(engine) => engine.erase_user(user_id).await,
         }
     }
 }

@@ -1,87 +1,99 @@
-//! The `Store` calls behind the change feed and the streams: reads of the
-//! log, stream tickets, and hearing other instances (the types and SQL are
-//! in `changes`).
+//! `Store`'s change log, stream tickets and notifier: the contract's calls
+//! handed to the engine (the types and SQL are in `changes` and `tickets`).
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use super::changes::{PAGE_MAX, TicketRecord};
-use super::postgres::{Heard, PgConfig};
+use super::changes::Heard;
+use super::contract::{ChangeLog, Notifier, StreamTickets};
+use super::postgres::PgConfig;
+use super::tickets::TicketRecord;
 use super::{Store, StoreError};
 use crate::domain::{ChangesSince, Task, TaskId};
 
-impl Store {
-    /// The owner's changes after `since` (at most `limit`, up to `PAGE_MAX`).
-    pub async fn changes_since(
-        &self,
-        owner: &str,
-        since: i64,
-        limit: i64,
-    ) -> Result<ChangesSince, StoreError> {
-        let limit = limit.clamp(1, PAGE_MAX);
-        on_engine!(self, engine => engine.changes_since(owner, since, limit).await)
+impl ChangeLog for Store {
+    async fn changes_since(&self, owner: &str, since: i64, limit: i64) -> Result<ChangesSince, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.changes_since(owner, since, limit).await,
+            Self::Postgres(engine) => engine.changes_since(owner, since, limit).await,
+        }
     }
 
-    /// The owner's latest change number.
-    /// `owner`'s task `id` as it was created, while the log keeps its creation
-    /// (retention may take it: then `None`).
-    pub async fn created_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        on_engine!(self, engine => engine.created_task(owner, id).await)
+    async fn created_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.created_task(owner, id).await,
+            Self::Postgres(engine) => engine.created_task(owner, id).await,
+        }
     }
 
-    pub async fn change_head(&self, owner: &str) -> Result<i64, StoreError> {
-        on_engine!(self, engine => engine.change_head(owner).await)
+    async fn change_head(&self, owner: &str) -> Result<i64, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.change_head(owner).await,
+            Self::Postgres(engine) => engine.change_head(owner).await,
+        }
     }
 
-    /// Deletes changes past retention; how many went.
-    pub async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
-        on_engine!(self, engine => engine.prune_changes(older_than, keep_per_user).await)
+    async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.prune_changes(older_than, keep_per_user).await,
+            Self::Postgres(engine) => engine.prune_changes(older_than, keep_per_user).await,
+        }
+    }
+}
+
+impl StreamTickets for Store {
+    async fn issue_ticket(&self, ticket: TicketRecord<'_>) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.issue_ticket(ticket).await,
+            Self::Postgres(engine) => engine.issue_ticket(ticket).await,
+        }
     }
 
-    pub async fn issue_ticket(&self, ticket: TicketRecord<'_>) -> Result<(), StoreError> {
-        on_engine!(self, engine => engine.issue_ticket(ticket).await)
+    async fn redeem_ticket(&self, hash: &str, now: i64) -> Result<Option<(String, i64)>, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.redeem_ticket(hash, now).await,
+            Self::Postgres(engine) => engine.redeem_ticket(hash, now).await,
+        }
     }
 
-    /// The user a still-valid ticket opens streams for, and until when.
-    pub async fn redeem_ticket(&self, hash: &str, now: i64) -> Result<Option<(String, i64)>, StoreError> {
-        on_engine!(self, engine => engine.redeem_ticket(hash, now).await)
+    async fn prune_tickets(&self, now: i64) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite(engine) => engine.prune_tickets(now).await,
+            Self::Postgres(engine) => engine.prune_tickets(now).await,
+        }
+    }
+}
+
+impl Notifier for Store {
+    fn is_shared(&self) -> bool {
+        match self {
+            Self::Sqlite(engine) => engine.is_shared(),
+            Self::Postgres(engine) => engine.is_shared(),
+        }
     }
 
-    pub async fn prune_tickets(&self, now: i64) -> Result<u64, StoreError> {
-        on_engine!(self, engine => engine.prune_tickets(now).await)
-    }
-
-    /// Whether other processes may write to this database (PostgreSQL), so
-    /// changes must be heard from it; SQLite's one process fans out in process.
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Postgres(_))
-    }
-
-    /// Hears other instances' changes (PostgreSQL; see `postgres::notify`).
-    /// `None`: nothing to listen on, poll `change_heads` instead.
-    pub fn listen(
+    fn listen(
         &self,
         direct: Option<&PgConfig>,
         heard: mpsc::UnboundedSender<Heard>,
-    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+    ) -> Result<Option<JoinHandle<()>>, StoreError> {
         match self {
-            Self::Sqlite(_) => Ok(None),
-            Self::Postgres(pg) => pg.listen(direct, heard),
+            Self::Sqlite(engine) => engine.listen(direct, heard),
+            Self::Postgres(engine) => engine.listen(direct, heard),
         }
     }
 
-    /// Tells other instances these owners changed (ids one per line).
-    pub async fn notify_changed(&self, payload: &str) -> Result<(), StoreError> {
+    async fn notify_changed(&self, payload: &str) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(_) => Ok(()),
-            Self::Postgres(pg) => pg.notify_changed(payload).await,
+            Self::Sqlite(engine) => engine.notify_changed(payload).await,
+            Self::Postgres(engine) => engine.notify_changed(payload).await,
         }
     }
 
-    /// The latest change number of each of these owners that has written.
-    pub async fn change_heads(&self, owners: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+    async fn change_heads(&self, owners: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
         match self {
-            Self::Sqlite(_) => Ok(Vec::new()),
-            Self::Postgres(pg) => pg.change_heads(owners).await,
+            Self::Sqlite(engine) => engine.change_heads(owners).await,
+            Self::Postgres(engine) => engine.change_heads(owners).await,
         }
     }
 }

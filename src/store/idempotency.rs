@@ -39,7 +39,7 @@ pub struct KeyTimes {
 impl KeyTimes {
     /// A new claim: a random token, held for `ttl` from now; a claimant
     /// silent for `stale` is presumed dead.
-    pub(super) fn from_now(ttl: Duration, stale: Duration) -> Self {
+    pub fn from_now(ttl: Duration, stale: Duration) -> Self {
         let now = Timestamp::now();
         Self { token: rand::random::<i64>(), now, expires: now.plus(ttl), stale_before: now.minus(stale) }
     }

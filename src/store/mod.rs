@@ -4,17 +4,6 @@
 //! thread with group commit). The SQL text is shared (see `sql`); each engine
 //! decides how it reaches the database.
 
-/// The same call on whichever engine this store is (defined before the
-/// modules so that each can use it).
-macro_rules! on_engine {
-    ($store:expr, $engine:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite($engine) => $body,
-            Store::Postgres($engine) => $body,
-        }
-    };
-}
-
 mod admission;
 pub mod bulk;
 pub mod changes;
@@ -26,16 +15,21 @@ mod feed;
 pub mod idempotency;
 mod keyed;
 mod migrations;
-pub mod postgres;
+mod postgres;
 mod rows;
 mod sql;
-pub mod sqlite;
+mod sqlite;
+pub mod tickets;
 mod url_error;
 pub mod user_data;
 
+pub use changes::{Heard, NOTIFY_PAYLOAD_MAX};
 pub use config::DatabaseConfig;
-pub use contract::{Listed, PoolSettings, PoolStats, TaskSink, Writer, Written};
+pub use contract::{
+    BulkActions, ChangeLog, Engine, IdempotencyKeys, Lifecycle, Listed, Notifier, PoolSettings, PoolStats,
+    StreamTickets, TaskSink, Tasks, UserRecords, Writer, Written,
+};
 pub use engine::Store;
 pub use error::StoreError;
-pub use postgres::{Heard, PgConfig, Pooler, ReadReplicas, ReplicaReads};
+pub use postgres::{PgConfig, Pooler, ReadReplicas, ReplicaReads, parse_pooler};
 pub use url_error::DatabaseUrlError;

@@ -5,6 +5,7 @@ use crate::common;
 use common::{Engine, Reply, TestApp, spawn_app, token};
 use reqwest::Method;
 use serde_json::{Value, json};
+use todo_api::store::Lifecycle;
 
 const ALICE: &str = "alice";
 const BOB: &str = "bob";

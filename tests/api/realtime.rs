@@ -11,6 +11,7 @@ use common::{Engine, SECRET, TestApp, spawn_app, spawn_app_with, token};
 use reqwest::Method;
 use serde_json::{Value, json};
 use todo_api::auth::mint_hs256;
+use todo_api::store::ChangeLog;
 
 const SOON: Duration = Duration::from_secs(5);
 

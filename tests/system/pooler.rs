@@ -109,8 +109,7 @@ async fn serves_through_an_unnamed_pooler(url: String, db: common::TestDb) {
     for reply in &replies {
         assert!(reply.status.is_success(), "{} {}", reply.status, reply.text);
     }
-    let todo_api::store::Store::Postgres(pg) = &app.store else { panic!("a PostgreSQL store") };
-    assert_eq!(pg.pooler(), todo_api::store::Pooler::Transaction);
+    assert_eq!(app.store.pooler(), todo_api::store::Pooler::Transaction);
     app.stop().await;
 }
 

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::cluster::{ThrowawayPostgres, run, running_as_root};
+use todo_api::store::Lifecycle;
 use todo_api::store::{PoolSettings, Store};
 
 const PASSWORD: &str = "tls-test-password";

@@ -11,6 +11,7 @@ use common::cluster::ThrowawayPostgres;
 use common::sse;
 use common::{Engine, TestApp, fresh_database, loud, spawn_app_on, spawn_app_on_fresh, token};
 use todo_api::store::Heard;
+use todo_api::store::Notifier;
 
 const SOON: Duration = Duration::from_secs(5);
 

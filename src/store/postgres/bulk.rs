@@ -5,13 +5,14 @@ use tokio_postgres::types::ToSql;
 
 use super::super::StoreError;
 use super::super::bulk::{Bulk, BulkDone, settle};
+use super::super::contract::BulkActions;
 use super::super::sql::revision_list;
 use super::pg_store::{PgStore, Role};
 use super::statements;
 use crate::domain::{BulkAction, Timestamp};
 
-impl PgStore {
-    pub async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
+impl BulkActions for PgStore {
+    async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
         let Bulk { owner, action, filter, if_match, claim } = bulk;
         let (accepted, field) = (revision_list(if_match), action.counted_as());
         let (key, token) = (claim.map(|claim| claim.key), claim.map(|claim| claim.token));

@@ -4,19 +4,26 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::super::StoreError;
-use super::super::changes::{CHANGE_TASK_COLUMN, TicketRecord, settle_read};
+use super::super::changes::{CHANGE_TASK_COLUMN, PAGE_MAX, settle_read};
+use super::super::contract::ChangeLog;
 use super::super::rows::task_at_pg;
 use super::pg_store::{PgStore, Role};
 use super::statements;
 use crate::domain::{Change, ChangeKind, ChangesSince, Task, TaskId};
 
-impl PgStore {
-    pub async fn changes_since(
-        &self,
-        owner: &str,
-        since: i64,
-        limit: i64,
-    ) -> Result<ChangesSince, StoreError> {
+pub(super) fn change_from_pg(row: &Row) -> Result<Change, tokio_postgres::Error> {
+    let kind: &str = row.try_get(1)?;
+    Ok(Change {
+        seq: row.try_get(0)?,
+        // The column's CHECK admits only the three names.
+        kind: ChangeKind::parse(kind).unwrap_or(ChangeKind::Updated),
+        task: task_at_pg(row, CHANGE_TASK_COLUMN)?,
+    })
+}
+
+impl ChangeLog for PgStore {
+    async fn changes_since(&self, owner: &str, since: i64, limit: i64) -> Result<ChangesSince, StoreError> {
+        let limit = limit.clamp(1, PAGE_MAX);
         self.read_own(owner, |conn| async move {
             // The head first: every number up to it is committed, so the page
             // read after it must start at `since + 1` unless retention took it.
@@ -30,56 +37,21 @@ impl PgStore {
     }
 
     /// On the primary: it serves retried writes.
-    pub async fn created_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+    async fn created_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
         self.optional_task(Role::Read, statements::CREATED_TASK, &[&owner, &id.get()]).await
     }
 
-    pub async fn change_head(&self, owner: &str) -> Result<i64, StoreError> {
+    async fn change_head(&self, owner: &str) -> Result<i64, StoreError> {
         self.with_conn(Role::Read, |conn| async move {
             conn.query(statements::CHANGE_HEAD, &[&owner]).await?[0].try_get(0)
         })
         .await
     }
 
-    pub async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
+    async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
         self.with_conn(Role::Write, |conn| async move {
             conn.execute(statements::PRUNE_CHANGES, &[&older_than, &keep_per_user]).await
         })
         .await
     }
-
-    pub async fn issue_ticket(&self, ticket: TicketRecord<'_>) -> Result<(), StoreError> {
-        let TicketRecord { hash, user_id, expires_at, stream_until } = ticket;
-        let params: [&(dyn ToSql + Sync); 4] = [&hash, &user_id, &expires_at, &stream_until];
-        self.with_conn(Role::Write, |conn| async move {
-            conn.execute(statements::ISSUE_TICKET, &params).await.map(drop)
-        })
-        .await
-    }
-
-    pub async fn redeem_ticket(&self, hash: &str, now: i64) -> Result<Option<(String, i64)>, StoreError> {
-        self.with_conn(Role::Read, |conn| async move {
-            let row = conn.query_opt(statements::REDEEM_TICKET, &[&hash, &now]).await?;
-            row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).transpose()
-        })
-        .await
-    }
-
-    pub async fn prune_tickets(&self, now: i64) -> Result<u64, StoreError> {
-        self.with_conn(
-            Role::Write,
-            |conn| async move { conn.execute(statements::PRUNE_TICKETS, &[&now]).await },
-        )
-        .await
-    }
-}
-
-pub(super) fn change_from_pg(row: &Row) -> Result<Change, tokio_postgres::Error> {
-    let kind: &str = row.try_get(1)?;
-    Ok(Change {
-        seq: row.try_get(0)?,
-        // The column's CHECK admits only the three names.
-        kind: ChangeKind::parse(kind).unwrap_or(ChangeKind::Updated),
-        task: task_at_pg(row, CHANGE_TASK_COLUMN)?,
-    })
 }

@@ -3,6 +3,7 @@
 
 use tokio_postgres::types::ToSql;
 
+use super::super::contract::IdempotencyKeys;
 use super::super::idempotency::{
     Claim, Claimed, KEY_TAKEN, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, OUTCOME_COLUMN, StoredResponse,
 };
@@ -13,8 +14,26 @@ use super::statements;
 use super::statements::Conn;
 use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
 
-impl PgStore {
-    pub async fn claim_key(&self, request: KeyedRequest<'_>, times: KeyTimes) -> Result<Claim, StoreError> {
+/// What the key holds, when it could not be claimed.
+async fn read_key(conn: &Conn, request: KeyedRequest<'_>) -> Result<Claim, tokio_postgres::Error> {
+    let Some(row) = conn.query_opt(statements::READ_KEY, &[&request.user_id, &request.key]).await? else {
+        // Pruned in between: as good as in flight; the retry claims it.
+        return Ok(Claim::InFlight);
+    };
+    let status: Option<i32> = row.try_get(1)?;
+    let found = KeyRow {
+        fingerprint: row.try_get(0)?,
+        status: status.map(i64::from),
+        response: row.try_get(2)?,
+        etag: row.try_get(3)?,
+        location: row.try_get(4)?,
+        task_id: row.try_get(5)?,
+    };
+    Ok(found.verdict(request.fingerprint))
+}
+
+impl IdempotencyKeys for PgStore {
+    async fn claim_key(&self, request: KeyedRequest<'_>, times: KeyTimes) -> Result<Claim, StoreError> {
         let KeyedRequest { user_id, key, fingerprint } = request;
         let KeyTimes { token, now, expires, stale_before } = times;
         let params: [&(dyn ToSql + Sync); 7] =
@@ -29,7 +48,7 @@ impl PgStore {
     }
 
     /// One call: see migration 0008.
-    pub async fn create_task_keyed(
+    async fn create_task_keyed(
         &self,
         writer: Writer<'_>,
         new: &NewTask,
@@ -71,7 +90,7 @@ impl PgStore {
         .await
     }
 
-    pub async fn toggle_task_claimed(
+    async fn toggle_task_claimed_at(
         &self,
         owner: &str,
         id: TaskId,
@@ -83,7 +102,7 @@ impl PgStore {
         self.optional_task(Role::Write, statements::TOGGLE_CLAIMED, &params).await
     }
 
-    pub async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
+    async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
         let params: [&(dyn ToSql + Sync); 3] = [&claim.user_id, &claim.key, &claim.token];
         self.with_conn(Role::Write, |conn| async move {
             conn.query_opt(statements::CLAIM_HELD, &params).await.map(|row| row.is_some())
@@ -91,11 +110,7 @@ impl PgStore {
         .await
     }
 
-    pub async fn store_response(
-        &self,
-        claim: Claimed<'_>,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
+    async fn store_response(&self, claim: Claimed<'_>, response: &StoredResponse) -> Result<(), StoreError> {
         let status = i32::from(response.status);
         let params: [&(dyn ToSql + Sync); 7] = [
             &claim.user_id,
@@ -112,7 +127,7 @@ impl PgStore {
         .await
     }
 
-    pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
+    async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
         let params: [&(dyn ToSql + Sync); 3] = [&claim.user_id, &claim.key, &claim.token];
         self.with_conn(Role::Write, |conn| async move {
             conn.execute(statements::RELEASE_KEY, &params).await.map(drop)
@@ -120,26 +135,8 @@ impl PgStore {
         .await
     }
 
-    pub async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
+    async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.with_conn(Role::Write, |conn| async move { conn.execute(statements::PRUNE_KEYS, &[&now]).await })
             .await
     }
-}
-
-/// What the key holds, when it could not be claimed.
-async fn read_key(conn: &Conn, request: KeyedRequest<'_>) -> Result<Claim, tokio_postgres::Error> {
-    let Some(row) = conn.query_opt(statements::READ_KEY, &[&request.user_id, &request.key]).await? else {
-        // Pruned in between: as good as in flight; the retry claims it.
-        return Ok(Claim::InFlight);
-    };
-    let status: Option<i32> = row.try_get(1)?;
-    let found = KeyRow {
-        fingerprint: row.try_get(0)?,
-        status: status.map(i64::from),
-        response: row.try_get(2)?,
-        etag: row.try_get(3)?,
-        location: row.try_get(4)?,
-        task_id: row.try_get(5)?,
-    };
-    Ok(found.verdict(request.fingerprint))
 }

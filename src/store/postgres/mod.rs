@@ -27,11 +27,11 @@ mod replica_reads;
 mod replicas;
 mod statements;
 mod tasks;
+mod tickets;
 mod tls;
 mod url;
 mod user_data;
 
-pub use notify::{Heard, PAYLOAD_MAX};
 pub use pg_store::PgStore;
 pub use replicas::ReplicaReads;
-pub use url::{PgConfig, Pooler, ReadReplicas, SslMode, parse_pooler};
+pub use url::{PgConfig, Pooler, ReadReplicas, parse_pooler};

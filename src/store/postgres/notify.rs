@@ -19,74 +19,15 @@ use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
 use super::super::StoreError;
+use super::super::changes::Heard;
+use super::super::contract::Notifier;
 use super::super::error::describe;
 use super::pg_store::{PgStore, Role};
 use super::url::{PgConfig, Pooler};
 use super::{statements, tls};
 
-/// PostgreSQL's limit on a payload is 8000 bytes.
-pub const PAYLOAD_MAX: usize = 7900;
-
-/// What the listener hears.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Heard {
-    /// These owners have new changes.
-    Changed(Vec<String>),
-    /// Listening (again): whatever was sent while not listening was missed,
-    /// so every stream should look at the log.
-    Listening,
-}
-
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MOST: Duration = Duration::from_millis(1000);
-
-impl PgStore {
-    /// Tells every listening instance that these owners changed (`payload`:
-    /// ids one per line, at most `PAYLOAD_MAX` bytes).
-    pub async fn notify_changed(&self, payload: &str) -> Result<(), StoreError> {
-        self.with_conn(Role::Write, |conn| async move {
-            conn.execute(statements::NOTIFY, &[&payload]).await.map(drop)
-        })
-        .await
-    }
-
-    pub async fn change_heads(&self, owners: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
-        self.with_conn(Role::Read, |conn| async move {
-            let rows = conn.query(statements::CHANGE_HEADS, &[&owners]).await?;
-            rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
-        })
-        .await
-    }
-
-    /// Starts listening, reconnecting as needed, until `heard` is dropped;
-    /// `None` when there is no connection to listen on (behind a pooler
-    /// without `direct`).
-    pub fn listen(
-        &self,
-        direct: Option<&PgConfig>,
-        heard: mpsc::UnboundedSender<Heard>,
-    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
-        let (config, tls) = match (direct, self.inner.connector.pooler()) {
-            (Some(direct), _) => {
-                let tls = tls::connector(direct).map_err(|error| StoreError::Unavailable(error.into()))?;
-                (direct.config.clone(), tls)
-            }
-            (None, Pooler::None) => (self.inner.connector.plain.clone(), self.inner.connector.tls.clone()),
-            (None, Pooler::Transaction) => return Ok(None),
-        };
-        Ok(Some(tokio::spawn(async move {
-            let mut backoff = RETRY_FIRST;
-            while !heard.is_closed() {
-                match listen_once(&config, &tls, &heard).await {
-                    Ok(()) => backoff = RETRY_FIRST,
-                    Err(error) => tracing::debug!(error = %describe(&error), "change listener disconnected"),
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(RETRY_MOST);
-            }
-        })))
-    }
-}
 
 /// One listening connection, until it breaks. `Ok` if it had been listening.
 async fn listen_once(
@@ -127,5 +68,57 @@ async fn listen_once(
                 None => return Ok(()),
             },
         }
+    }
+}
+
+impl Notifier for PgStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    /// Tells every listening instance that these owners changed (`payload`:
+    /// ids one per line, at most `NOTIFY_PAYLOAD_MAX` bytes).
+    async fn notify_changed(&self, payload: &str) -> Result<(), StoreError> {
+        self.with_conn(Role::Write, |conn| async move {
+            conn.execute(statements::NOTIFY, &[&payload]).await.map(drop)
+        })
+        .await
+    }
+
+    async fn change_heads(&self, owners: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+        self.with_conn(Role::Read, |conn| async move {
+            let rows = conn.query(statements::CHANGE_HEADS, &[&owners]).await?;
+            rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+        })
+        .await
+    }
+
+    /// Starts listening, reconnecting as needed, until `heard` is dropped;
+    /// `None` when there is no connection to listen on (behind a pooler
+    /// without `direct`).
+    fn listen(
+        &self,
+        direct: Option<&PgConfig>,
+        heard: mpsc::UnboundedSender<Heard>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        let (config, tls) = match (direct, self.inner.connector.pooler()) {
+            (Some(direct), _) => {
+                let tls = tls::connector(direct).map_err(|error| StoreError::Unavailable(error.into()))?;
+                (direct.config.clone(), tls)
+            }
+            (None, Pooler::None) => (self.inner.connector.plain.clone(), self.inner.connector.tls.clone()),
+            (None, Pooler::Transaction) => return Ok(None),
+        };
+        Ok(Some(tokio::spawn(async move {
+            let mut backoff = RETRY_FIRST;
+            while !heard.is_closed() {
+                match listen_once(&config, &tls, &heard).await {
+                    Ok(()) => backoff = RETRY_FIRST,
+                    Err(error) => tracing::debug!(error = %describe(&error), "change listener disconnected"),
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MOST);
+            }
+        })))
     }
 }

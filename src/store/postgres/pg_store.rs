@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use super::super::StoreError;
 use super::super::admission::Admission;
+use super::super::contract::Lifecycle;
 use super::super::contract::{PoolSettings, PoolStats};
 use super::super::error::{STARTUP_WAIT, describe};
 use super::connections::{Connections, Connector};
@@ -149,30 +150,6 @@ impl PgStore {
         Ok(work(conn).await?)
     }
 
-    /// The server's connections and every worker's, summed.
-    pub fn pool_stats(&self) -> Vec<PoolStats> {
-        let every = self.every_set();
-        let sum = |counts: &dyn Fn(&Inner) -> (u32, u32)| {
-            every.iter().map(|inner| counts(inner)).fold((0, 0), |(open, max), (o, m)| (open + o, max + m))
-        };
-        // Pipelined: every open connection takes more queries, none is "busy".
-        let stats = |name, (open, max): (u32, u32)| PoolStats { name, open, idle: open as usize, max };
-        // `postgres` is the DATABASE_MAX_CONNECTIONS set (writes), as before the split.
-        vec![
-            stats("postgres", sum(&|inner| inner.writes.counts())),
-            stats("postgres_reads", sum(&|inner| inner.reads.counts())),
-            stats(
-                "postgres_replicas",
-                sum(&|inner| inner.replicas.as_ref().map_or((0, 0), |replicas| replicas.counts())),
-            ),
-        ]
-    }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.with_conn(Role::Read, |conn| async move { conn.query(statements::PING, &[]).await.map(drop) })
-            .await
-    }
-
     /// The `statement_timeout` and `lock_timeout` (ms, 0 = none) the server
     /// applies to our statements, for `todo-api check`: directly connected
     /// they are ours; behind a pooler, the role's or database's defaults.
@@ -197,22 +174,6 @@ impl PgStore {
         let server = &self.inner.fallback.as_ref().unwrap_or(self).inner;
         let workers = server.workers.lock().expect("workers lock");
         std::iter::once(Arc::clone(server)).chain(workers.iter().filter_map(Weak::upgrade)).collect()
-    }
-
-    /// Stops taking work; closing the server's store closes its workers' too.
-    pub async fn close(&self) {
-        let every = match self.inner.fallback {
-            None => self.every_set(),
-            Some(_) => vec![Arc::clone(&self.inner)],
-        };
-        for inner in &every {
-            inner.admission.close();
-            inner.reads.close();
-            inner.writes.close();
-            if let Some(replicas) = &inner.replicas {
-                replicas.close();
-            }
-        }
     }
 }
 
@@ -244,3 +205,45 @@ async fn first_contact(connector: &Connector, config: &PgConfig) -> Result<(), S
 }
 
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl Lifecycle for PgStore {
+    /// The server's connections and every worker's, summed.
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        let every = self.every_set();
+        let sum = |counts: &dyn Fn(&Inner) -> (u32, u32)| {
+            every.iter().map(|inner| counts(inner)).fold((0, 0), |(open, max), (o, m)| (open + o, max + m))
+        };
+        // Pipelined: every open connection takes more queries, none is "busy".
+        let stats = |name, (open, max): (u32, u32)| PoolStats { name, open, idle: open as usize, max };
+        // `postgres` is the DATABASE_MAX_CONNECTIONS set (writes), as before the split.
+        vec![
+            stats("postgres", sum(&|inner| inner.writes.counts())),
+            stats("postgres_reads", sum(&|inner| inner.reads.counts())),
+            stats(
+                "postgres_replicas",
+                sum(&|inner| inner.replicas.as_ref().map_or((0, 0), |replicas| replicas.counts())),
+            ),
+        ]
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with_conn(Role::Read, |conn| async move { conn.query(statements::PING, &[]).await.map(drop) })
+            .await
+    }
+
+    /// Stops taking work; closing the server's store closes its workers' too.
+    async fn close(&self) {
+        let every = match self.inner.fallback {
+            None => self.every_set(),
+            Some(_) => vec![Arc::clone(&self.inner)],
+        };
+        for inner in &every {
+            inner.admission.close();
+            inner.reads.close();
+            inner.writes.close();
+            if let Some(replicas) = &inner.replicas {
+                replicas.close();
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Error, Row, Statement};
 
-use super::super::{bulk, changes, idempotency as keys, sql};
+use super::super::{bulk, changes, idempotency as keys, sql, tickets};
 use super::pooler::PoolerWatch;
 
 pub struct Definition {
@@ -112,9 +112,9 @@ statements! {
                 COALESCE((SELECT change_seq FROM users WHERE id = $1), 0)", &[Type::TEXT];
     READ_CHANGES = changes::READ_CHANGES, &[Type::TEXT, Type::INT8, Type::INT8];
     PRUNE_CHANGES = changes::PRUNE_CHANGES, &[Type::INT8, Type::INT8];
-    ISSUE_TICKET = changes::ISSUE_TICKET, &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
-    REDEEM_TICKET = changes::REDEEM_TICKET, &[Type::TEXT, Type::INT8];
-    PRUNE_TICKETS = changes::PRUNE_TICKETS, &[Type::INT8];
+    ISSUE_TICKET = tickets::ISSUE_TICKET, &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
+    REDEEM_TICKET = tickets::REDEEM_TICKET, &[Type::TEXT, Type::INT8];
+    PRUNE_TICKETS = tickets::PRUNE_TICKETS, &[Type::INT8];
     CHANGE_HEADS = CHANGE_HEADS_SQL, &[Type::TEXT_ARRAY];
     NOTIFY = NOTIFY_SQL, &[Type::TEXT];
     /// Bulk actions (see `store::bulk`).

@@ -2,6 +2,7 @@
 
 use tokio_postgres::types::ToSql;
 
+use super::super::contract::Tasks;
 use super::super::contract::{Listed, PatchParams, TaskSink, Writer, needs_separate_count};
 use super::super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_pg, task_view_pg};
 use super::super::{StoreError, sql};
@@ -9,9 +10,9 @@ use super::pg_store::{PgStore, Role};
 use super::statements;
 use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
 
-impl PgStore {
+impl Tasks for PgStore {
     /// One statement, one round trip: the counting upsert rides in a CTE.
-    pub async fn create_task(
+    async fn create_task(
         &self,
         writer: Writer<'_>,
         new: &NewTask,
@@ -31,7 +32,7 @@ impl PgStore {
         self.optional_task(Role::Write, statements::CREATE, &params).await
     }
 
-    pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+    async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
         let params: [&(dyn ToSql + Sync); 2] = [&id.get(), &owner];
         self.read_own(owner, |conn| async move {
             let row = conn.query_opt(statements::SELECT, &params).await?;
@@ -41,11 +42,11 @@ impl PgStore {
     }
 
     /// The task as the primary has it now: for what a write does next.
-    pub async fn get_task_on_primary(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
+    async fn get_task_on_primary(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
         self.optional_task(Role::Read, statements::SELECT, &[&id.get(), &owner]).await
     }
 
-    pub async fn list_into<S: TaskSink>(
+    async fn list_into<S: TaskSink>(
         &self,
         owner: &str,
         query: &ListQuery,
@@ -81,7 +82,7 @@ impl PgStore {
         Ok(Listed { sink, total, change_seq: head })
     }
 
-    pub async fn update_task(
+    async fn update_task_at(
         &self,
         owner: &str,
         id: TaskId,
@@ -97,7 +98,7 @@ impl PgStore {
 
     /// The flip happens inside the database, so concurrent toggles serialize
     /// on the row lock instead of racing a read-modify-write.
-    pub async fn toggle_task(
+    async fn toggle_task_at(
         &self,
         owner: &str,
         id: TaskId,
@@ -109,7 +110,7 @@ impl PgStore {
 
     /// The delete and the owner's count as one statement: one row updated
     /// means one task deleted.
-    pub async fn delete_task(
+    async fn delete_task_at(
         &self,
         owner: &str,
         id: TaskId,
@@ -121,7 +122,9 @@ impl PgStore {
         })
         .await
     }
+}
 
+impl PgStore {
     pub(super) async fn optional_task(
         &self,
         role: Role,

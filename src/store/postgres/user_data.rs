@@ -8,15 +8,16 @@ use tokio_postgres::types::Type;
 
 use super::super::StoreError;
 use super::super::changes::READ_CHANGES;
+use super::super::contract::UserRecords;
 use super::super::rows::task_from_pg;
 use super::super::sql::OWNER_TASKS;
 use super::super::user_data::{ERASE, Erased, UserData};
 use super::changes::change_from_pg;
 use super::pg_store::PgStore;
 
-impl PgStore {
+impl UserRecords for PgStore {
     /// Both reads in one repeatable-read transaction: one snapshot.
-    pub async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
+    async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
         let (mut client, driver) = self.inner.connector.open_plain().await?;
         let result = async {
             let snapshot = client
@@ -40,7 +41,7 @@ impl PgStore {
         Ok(result?)
     }
 
-    pub async fn erase_user(&self, user_id: &str) -> Result<Erased, StoreError> {
+    async fn erase_user(&self, user_id: &str) -> Result<Erased, StoreError> {
         let (mut client, driver) = self.inner.connector.open_plain().await?;
         let result = async {
             let erasure = client.transaction().await?;

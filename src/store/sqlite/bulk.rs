@@ -8,6 +8,7 @@ use rusqlite::{Connection, params};
 
 use super::super::StoreError;
 use super::super::bulk::{self as sql_bulk, Bulk, BulkDone};
+use super::super::contract::BulkActions;
 use super::super::idempotency::StoredResponse;
 use super::super::sql::for_sqlite;
 use super::{SqliteStore, changes, keys};
@@ -32,19 +33,6 @@ struct Job {
     filter: BulkFilter,
     if_match: IfMatch,
     claim: Option<(String, i64)>,
-}
-
-impl SqliteStore {
-    pub async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
-        let job = Job {
-            owner: bulk.owner.to_owned(),
-            action: bulk.action,
-            filter: bulk.filter,
-            if_match: bulk.if_match.clone(),
-            claim: bulk.claim.map(|claim| (claim.key.to_owned(), claim.token)),
-        };
-        self.write(move |conn| job.run(conn)).await
-    }
 }
 
 impl Job {
@@ -85,5 +73,18 @@ impl Job {
             keys::store_response(conn, owner, key, *token, answer)?;
         }
         Ok(BulkDone::Done { count, change_seq })
+    }
+}
+
+impl BulkActions for SqliteStore {
+    async fn bulk(&self, bulk: Bulk<'_>) -> Result<BulkDone, StoreError> {
+        let job = Job {
+            owner: bulk.owner.to_owned(),
+            action: bulk.action,
+            filter: bulk.filter,
+            if_match: bulk.if_match.clone(),
+            claim: bulk.claim.map(|claim| (claim.key.to_owned(), claim.token)),
+        };
+        self.write(move |conn| job.run(conn)).await
     }
 }

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::super::contract::IdempotencyKeys;
 use super::super::idempotency::{
     self as keys, Claim, Claimed, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, StoredResponse,
 };
@@ -88,15 +89,15 @@ pub(super) fn store_response(
     conn.prepare_cached(&KEY_SQL.store_response)?.execute(values).map(drop)
 }
 
-impl SqliteStore {
-    pub async fn claim_key(&self, request: KeyedRequest<'_>, times: KeyTimes) -> Result<Claim, StoreError> {
+impl IdempotencyKeys for SqliteStore {
+    async fn claim_key(&self, request: KeyedRequest<'_>, times: KeyTimes) -> Result<Claim, StoreError> {
         let (user, key, fingerprint) =
             (request.user_id.to_owned(), request.key.to_owned(), request.fingerprint.to_owned());
         self.write(move |conn| claim_or_read(conn, &user, &key, &fingerprint, times)).await
     }
 
     /// The claim and the create in one job, so one transaction.
-    pub async fn create_task_keyed(
+    async fn create_task_keyed(
         &self,
         writer: Writer<'_>,
         new: &NewTask,
@@ -118,7 +119,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn toggle_task_claimed(
+    async fn toggle_task_claimed_at(
         &self,
         owner: &str,
         id: TaskId,
@@ -142,22 +143,18 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
+    async fn claim_held(&self, claim: Claimed<'_>) -> Result<bool, StoreError> {
         let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
         self.read(move |conn| claim_held(conn, &user, &key, token)).await
     }
 
-    pub async fn store_response(
-        &self,
-        claim: Claimed<'_>,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
+    async fn store_response(&self, claim: Claimed<'_>, response: &StoredResponse) -> Result<(), StoreError> {
         let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
         let response = response.clone();
         self.write(move |conn| store_response(conn, &user, &key, token, response)).await
     }
 
-    pub async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
+    async fn release_key(&self, claim: Claimed<'_>) -> Result<(), StoreError> {
         let (user, key, token) = (claim.user_id.to_owned(), claim.key.to_owned(), claim.token);
         self.write(move |conn| {
             conn.prepare_cached(&KEY_SQL.release_key)?.execute(params![user, key, token]).map(drop)
@@ -165,7 +162,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
+    async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.write(move |conn| {
             conn.prepare_cached(&KEY_SQL.prune_keys)?.execute(params![now]).map(|n| n as u64)
         })

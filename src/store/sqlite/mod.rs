@@ -7,6 +7,8 @@ mod bulk;
 mod changes;
 mod keys;
 mod options;
+mod tasks;
+mod tickets;
 mod user_data;
 mod workers;
 
@@ -18,12 +20,17 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::admission::Admission;
-use super::contract::{Listed, PatchParams, PoolSettings, PoolStats, TaskSink, Writer, needs_separate_count};
+use super::changes::Heard;
+use super::contract::{Lifecycle, Notifier};
+use super::contract::{PoolSettings, PoolStats, Writer};
 use super::migrations::{self, SQLX_ERA_VERSION, failed};
-use super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_sqlite, task_view_sqlite};
+use super::postgres::PgConfig;
+use super::rows::task_from_sqlite;
 use super::sql::{self, for_sqlite};
-use crate::domain::{ListQuery, NewTask, Task, TaskDescription, TaskId, TaskPatch, Timestamp};
+use crate::domain::{NewTask, Task, TaskDescription, Timestamp};
 pub use options::SqliteOptions;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use workers::{Write, WriteJob};
 
 /// Operations queued per connection before callers wait (then get 503).
@@ -147,8 +154,10 @@ impl SqliteStore {
         self.inner.writes.send(job).map_err(|_| StoreError::Unreachable)?;
         answer.await.map_err(|_| StoreError::Unreachable)?
     }
+}
 
-    pub fn pool_stats(&self) -> Vec<PoolStats> {
+impl Lifecycle for SqliteStore {
+    fn pool_stats(&self) -> Vec<PoolStats> {
         let readers = self.inner.readers as u32;
         vec![
             PoolStats { name: "sqlite_reads", open: readers, idle: readers as usize, max: readers },
@@ -156,128 +165,36 @@ impl SqliteStore {
         ]
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.query_row(sql::PING, [], |_| Ok(()))).await
     }
 
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.inner.admission.close();
     }
+}
 
-    /// SQLite has no data-modifying CTEs: the count and the insert are two
-    /// statements in the group's transaction, under this write's savepoint.
-    pub async fn create_task(
-        &self,
-        writer: Writer<'_>,
-        new: &NewTask,
-        max_tasks: u32,
-    ) -> Result<Option<Task>, StoreError> {
-        let create = Create::of(writer, new, max_tasks);
-        self.write(move |conn| create.run(conn)).await
+/// One process writes this file: changes fan out in process, there is
+/// nobody to tell and nothing to listen to.
+impl Notifier for SqliteStore {
+    fn is_shared(&self) -> bool {
+        false
     }
 
-    pub async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
-        let owner = owner.to_owned();
-        self.read(move |conn| {
-            conn.prepare_cached(&SQL.select_task)?
-                .query_row(params![id.get(), owner], task_from_sqlite)
-                .optional()
-        })
-        .await
+    fn listen(
+        &self,
+        _direct: Option<&PgConfig>,
+        _heard: mpsc::UnboundedSender<Heard>,
+    ) -> Result<Option<JoinHandle<()>>, StoreError> {
+        Ok(None)
     }
 
-    pub async fn list_into<S: TaskSink>(
-        &self,
-        owner: &str,
-        query: &ListQuery,
-        mut sink: S,
-    ) -> Result<Listed<S>, StoreError> {
-        let (owner, query) = (owner.to_owned(), *query);
-        self.read(move |conn| {
-            let completed = query.status.completed();
-            let limit = query.limit.unwrap_or(i64::MAX);
-            let text = &SQL.list_tasks[sql::list_index(query.sort, query.order, completed.is_some())];
-            let mut statement = conn.prepare_cached(text)?;
-            let mut rows = statement.query(params![owner, completed, limit, query.offset])?;
-            let (mut listed, mut total, mut head) = (0, 0, None);
-            while let Some(row) = rows.next()? {
-                total = row.get(TOTAL_COLUMN)?;
-                head = row.get::<_, Option<i64>>(HEAD_COLUMN)?;
-                sink.push(task_view_sqlite(row)?);
-                listed += 1;
-            }
-            if needs_separate_count(listed, &query) {
-                total = conn
-                    .prepare_cached(&SQL.count_tasks)?
-                    .query_row(params![owner, completed], |row| row.get(0))?;
-            }
-            // No row (an empty page) carried the number: ask for it.
-            let change_seq = match head {
-                Some(head) => head,
-                None => changes::head(conn, &owner)?,
-            };
-            Ok(Listed { sink, total, change_seq })
-        })
-        .await
+    async fn notify_changed(&self, _payload: &str) -> Result<(), StoreError> {
+        Ok(())
     }
 
-    pub async fn update_task(
-        &self,
-        owner: &str,
-        id: TaskId,
-        patch: &TaskPatch,
-        revisions: Option<&[i64]>,
-    ) -> Result<Option<Task>, StoreError> {
-        let PatchParams { title, sets_description, description, completed } = PatchParams::of(patch);
-        let (owner, title, description) =
-            (owner.to_owned(), title.map(str::to_owned), description.map(str::to_owned));
-        let revisions = sql::revisions_as_json(revisions);
-        self.write(move |conn| {
-            let values = params![
-                id.get(),
-                owner,
-                title,
-                sets_description,
-                description,
-                completed,
-                Timestamp::now(),
-                revisions
-            ];
-            conn.prepare_cached(&SQL.update_task)?.query_row(values, task_from_sqlite).optional()
-        })
-        .await
-    }
-
-    pub async fn toggle_task(
-        &self,
-        owner: &str,
-        id: TaskId,
-        revisions: Option<&[i64]>,
-    ) -> Result<Option<Task>, StoreError> {
-        let (owner, revisions) = (owner.to_owned(), sql::revisions_as_json(revisions));
-        self.write(move |conn| {
-            let values = params![id.get(), owner, Timestamp::now(), revisions];
-            conn.prepare_cached(&SQL.toggle_task)?.query_row(values, task_from_sqlite).optional()
-        })
-        .await
-    }
-
-    pub async fn delete_task(
-        &self,
-        owner: &str,
-        id: TaskId,
-        revisions: Option<&[i64]>,
-    ) -> Result<bool, StoreError> {
-        let (owner, revisions) = (owner.to_owned(), sql::revisions_as_json(revisions));
-        self.write(move |conn| {
-            let deleted =
-                conn.prepare_cached(&SQL.delete_task)?.execute(params![id.get(), owner, revisions])?;
-            if deleted == 1 {
-                conn.prepare_cached(&SQL.uncount_in_user)?.execute(params![owner])?;
-            }
-            Ok(deleted == 1)
-        })
-        .await
+    async fn change_heads(&self, _owners: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(Vec::new())
     }
 }
 

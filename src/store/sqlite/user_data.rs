@@ -6,14 +6,24 @@ use rusqlite::params;
 
 use super::super::StoreError;
 use super::super::changes::READ_CHANGES;
+use super::super::contract::UserRecords;
 use super::super::rows::task_from_sqlite;
 use super::super::sql::{OWNER_TASKS, for_sqlite};
 use super::super::user_data::{ERASE, Erased, UserData};
 use super::{SqliteStore, changes};
 
 impl SqliteStore {
+    /// `VACUUM INTO` on a reader: a compacted, consistent copy from one read
+    /// transaction, which in WAL mode never holds up the writer.
+    pub async fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        let target = path.to_string_lossy().into_owned();
+        self.read(move |conn| conn.execute("VACUUM INTO ?1", params![target]).map(drop)).await
+    }
+}
+
+impl UserRecords for SqliteStore {
     /// Both reads in one read transaction: one snapshot of the file.
-    pub async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
+    async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
         let user = user_id.to_owned();
         self.read(move |conn| {
             let snapshot = conn.unchecked_transaction()?;
@@ -32,7 +42,7 @@ impl SqliteStore {
     }
 
     /// On the writer: every statement inside its one transaction.
-    pub async fn erase_user(&self, user_id: &str) -> Result<Erased, StoreError> {
+    async fn erase_user(&self, user_id: &str) -> Result<Erased, StoreError> {
         let user = user_id.to_owned();
         self.write(move |conn| {
             let mut counts = [0; 6];
@@ -42,12 +52,5 @@ impl SqliteStore {
             Ok(Erased::from_counts(counts))
         })
         .await
-    }
-
-    /// `VACUUM INTO` on a reader: a compacted, consistent copy from one read
-    /// transaction, which in WAL mode never holds up the writer.
-    pub async fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
-        let target = path.to_string_lossy().into_owned();
-        self.read(move |conn| conn.execute("VACUUM INTO ?1", params![target]).map(drop)).await
     }
 }
