@@ -3,8 +3,6 @@
 //! stricter than the list's: an unknown filter or body field is an error, not
 //! ignored, since a typo here would change or delete more than was meant.
 
-use serde_json::{Map, Value};
-
 use super::validation::{FieldError, Location};
 
 /// Which of the owner's tasks a bulk action touches: those whose `completed`
@@ -96,39 +94,6 @@ fn repeated_parameter(name: &str) -> FieldError {
     FieldError::new("query_invalid", Location::Query(field), "Give this parameter at most once")
 }
 
-/// The body of a bulk completion: exactly `{"completed": true|false}`.
-pub fn parse_bulk_completion(body: &Map<String, Value>) -> Result<bool, Vec<FieldError>> {
-    let mut errors: Vec<FieldError> = body
-        .keys()
-        .filter(|key| key.as_str() != "completed")
-        .map(|key| {
-            let shown: String = key.chars().take(64).collect();
-            FieldError::new(
-                "extra_forbidden",
-                Location::BodyRoot,
-                format!(
-                    "Unknown field {shown:?}: the body is {{\"completed\": true}} or {{\"completed\": false}}"
-                ),
-            )
-        })
-        .collect();
-    let completed = match body.get("completed") {
-        Some(Value::Bool(completed)) => Some(*completed),
-        Some(_) => {
-            errors.push(FieldError::bool_type(Location::Body("completed")));
-            None
-        }
-        None => {
-            errors.push(FieldError::missing(Location::Body("completed")));
-            None
-        }
-    };
-    match completed {
-        Some(completed) if errors.is_empty() => Ok(completed),
-        _ => Err(errors),
-    }
-}
-
 /// What a bulk action did, as its answer's one field names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BulkAction {
@@ -167,8 +132,6 @@ pub fn change_seq_of(tag: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -191,17 +154,6 @@ mod tests {
         assert_eq!(errors.len(), 2, "every problem at once");
         assert!(BulkFilter::named(&pairs(&[("status", "all")])));
         assert!(!BulkFilter::named(&pairs(&[("limit", "3")])));
-    }
-
-    #[test]
-    fn completion_bodies() {
-        let parse = |value: Value| parse_bulk_completion(value.as_object().unwrap());
-        assert_eq!(parse(json!({"completed": true})), Ok(true));
-        assert_eq!(parse(json!({"completed": false})), Ok(false));
-        assert_eq!(parse(json!({})).unwrap_err()[0].kind, "missing");
-        assert_eq!(parse(json!({"completed": "yes"})).unwrap_err()[0].kind, "bool_type");
-        assert_eq!(parse(json!({"completed": true, "title": "x"})).unwrap_err().len(), 1);
-        assert_eq!(parse(json!({"title": "x"})).unwrap_err().len(), 2);
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! that cannot hold an invalid value.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Timestamp;
-use super::validation::{FieldError, Location, keep};
+use super::validation::{FieldError, Location};
 
 /// How long a title and a description may be, in characters (Unicode scalar
 /// values, not bytes): `MAX_TITLE_CHARS` and `MAX_DESCRIPTION_CHARS`.
@@ -122,14 +122,8 @@ fn check_text(text: &str, min: usize, max: usize, loc: Location) -> Result<(), F
     Ok(())
 }
 
-fn parse_completed(value: &Value) -> Result<bool, FieldError> {
+pub(super) fn parse_completed(value: &Value) -> Result<bool, FieldError> {
     value.as_bool().ok_or(FieldError::bool_type(Location::Body("completed")))
-}
-
-/// The optional body of `PATCH .../complete`: `{"completed": bool}` sets it;
-/// an object without `completed` (`{}`) means flip it (`None`).
-pub fn parse_completion(body: &Map<String, Value>) -> Result<Option<bool>, Vec<FieldError>> {
-    body.get("completed").map(parse_completed).transpose().map_err(|error| vec![error])
 }
 
 /// The body of `POST /api/{user_id}/tasks`. Fields the server owns (`id`,
@@ -139,33 +133,6 @@ pub struct NewTask {
     pub title: TaskTitle,
     pub description: Option<TaskDescription>,
     pub completed: bool,
-}
-
-impl NewTask {
-    pub fn from_json(body: &Map<String, Value>, limits: FieldLimits) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let title = match body.get("title") {
-            Some(value) => keep(TaskTitle::parse(value, limits.title_chars), &mut errors),
-            None => {
-                errors.push(FieldError::missing(Location::Body("title")));
-                None
-            }
-        };
-        let description = body
-            .get("description")
-            .and_then(|value| {
-                keep(TaskDescription::parse_nullable(value, limits.description_chars), &mut errors)
-            })
-            .flatten();
-        let completed = body
-            .get("completed")
-            .and_then(|value| keep(parse_completed(value), &mut errors))
-            .unwrap_or(false);
-        match title {
-            Some(title) if errors.is_empty() => Ok(Self { title, description, completed }),
-            _ => Err(errors),
-        }
-    }
 }
 
 /// The body of `PUT`/`PATCH /api/{user_id}/tasks/{id}`: only present fields change.
@@ -178,18 +145,6 @@ pub struct TaskPatch {
 }
 
 impl TaskPatch {
-    pub fn from_json(body: &Map<String, Value>, limits: FieldLimits) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let patch = Self {
-            title: body.get("title").and_then(|v| keep(TaskTitle::parse(v, limits.title_chars), &mut errors)),
-            description: body.get("description").and_then(|v| {
-                keep(TaskDescription::parse_nullable(v, limits.description_chars), &mut errors)
-            }),
-            completed: body.get("completed").and_then(|v| keep(parse_completed(v), &mut errors)),
-        };
-        if errors.is_empty() { Ok(patch) } else { Err(errors) }
-    }
-
     pub fn is_empty(&self) -> bool {
         self.title.is_none() && self.description.is_none() && self.completed.is_none()
     }
@@ -198,7 +153,7 @@ impl TaskPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()

@@ -16,13 +16,13 @@ use super::openapi::{
     AuthResponses, BodyResponses, IdempotencyKeyHeader, IdempotencyResponses, UserPath, ValidationErrorBody,
 };
 use super::openapi_bulk::{
-    BulkCompletionBody, BulkDeleted, BulkFilterParams, BulkUpdated, ListIfMatchHeader,
-    ListPreconditionResponses,
+    BulkDeleted, BulkFilterParams, BulkUpdated, ListIfMatchHeader, ListPreconditionResponses,
 };
 use super::responses::{X_CHANGE_SEQ, announced};
 use super::{ApiError, AppState};
 use crate::domain::{
-    BulkAction, BulkFilter, FieldError, IfMatch, Location, change_seq_etag, parse_bulk_completion,
+    BulkAction, BulkCompletionBody, BulkFilter, FieldError, IfMatch, Location, change_seq_etag,
+    parse_bulk_completion,
 };
 use crate::store::BulkActions;
 use crate::store::bulk::{Bulk, BulkDone};

@@ -4,14 +4,13 @@
 //! it has. What no Rust type states (bounds, patterns, error shapes, headers)
 //! is declared here and in the handlers' attributes.
 
-use serde_json::json;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 
 use crate::config::Limits;
-use crate::domain::FieldLimits;
+use crate::domain::title_schema_for;
 
 /// The bearer security scheme every task route requires.
 pub const BEARER: &str = "bearer";
@@ -74,36 +73,6 @@ pub struct ValidationErrorBody {
     pub detail: Vec<ValidationIssue>,
 }
 
-/// Unicode White_Space, as `str::trim` trims it.
-const SPACE: &str = r"[\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
-const NOT_SPACE: &str = r"[^\x00\t\n\x0b\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
-
-/// Title after trimming: 1 to `max` characters, no NUL. JSON Schema cannot say
-/// "after trimming", so the pattern spells it out with the exact whitespace set
-/// the server trims.
-pub fn title_pattern(max: usize) -> String {
-    let middle = match max {
-        0 | 1 => String::new(),
-        _ => format!("(?:[^\\x00]{{0,{}}}{NOT_SPACE})?", max - 2),
-    };
-    format!("^{SPACE}*{NOT_SPACE}{middle}{SPACE}*$")
-}
-
-fn title_schema_for(max: usize) -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(format!(
-            "Trimmed of surrounding whitespace; 1-{max} characters after trimming; no NUL."
-        )))
-        .pattern(Some(title_pattern(max)))
-        .examples([json!("Buy milk")])
-        .build()
-}
-
-fn title_schema() -> Object {
-    title_schema_for(FieldLimits::default().title_chars)
-}
-
 /// The document as this server is configured: the field limits (in the
 /// task bodies' schemas) and the body size limit (in every 413).
 pub fn apply_limits(document: &mut utoipa::openapi::OpenApi, limits: &Limits) {
@@ -128,37 +97,6 @@ pub fn apply_limits(document: &mut utoipa::openapi::OpenApi, limits: &Limits) {
             }
         }
     }
-}
-
-/// Body of `POST /api/{user_id}/tasks`. `id`, `user_id`, timestamps and unknown
-/// fields are ignored.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the body that `NewTask::from_json` parses
-pub struct TaskCreate {
-    #[schema(schema_with = title_schema)]
-    title: String,
-    /// Up to `MAX_DESCRIPTION_CHARS` characters, no NUL; `null` for none.
-    #[schema(max_length = 1000, pattern = r"^[^\x00]*$", nullable, example = "2 litres")]
-    description: Option<String>,
-    /// Defaults to `false`; may not be `null`.
-    #[schema(default = false, required = false)]
-    completed: bool,
-}
-
-/// Body of `PUT`/`PATCH /api/{user_id}/tasks/{id}`: only present fields change;
-/// `{}` changes nothing.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the body that `TaskPatch::from_json` parses
-pub struct TaskUpdate {
-    /// As on create; may not be `null`.
-    #[schema(schema_with = title_schema, required = false)]
-    title: String,
-    /// Up to `MAX_DESCRIPTION_CHARS` characters, no NUL; `null` clears the description.
-    #[schema(max_length = 1000, pattern = r"^[^\x00]*$", nullable)]
-    description: Option<String>,
-    /// May not be `null`.
-    #[schema(required = false)]
-    completed: bool,
 }
 
 /// The path of the list and create routes.
@@ -321,15 +259,6 @@ pub enum NotModifiedResponses {
     /// Unchanged since the `ETag` sent; no body.
     #[response(status = 304, headers(("ETag" = String, description = "The current entity tag")))]
     NotModified,
-}
-
-/// Optional body of `PATCH .../complete`: `{"completed": true|false}` sets it;
-/// no body, an empty one or `{}` flips it.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct CompletionBody {
-    #[schema(required = false)]
-    completed: bool,
 }
 
 /// The header of a write that is safe to retry.

@@ -4,14 +4,6 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use super::openapi::{ErrorBody, StatusParam};
 
-/// Body of `PATCH /api/{user_id}/tasks`: exactly this one field.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the body that `parse_bulk_completion` parses
-pub struct BulkCompletionBody {
-    /// What every matching task's `completed` becomes.
-    completed: bool,
-}
-
 /// Answer of `PATCH /api/{user_id}/tasks`.
 #[derive(ToSchema)]
 #[allow(dead_code)]

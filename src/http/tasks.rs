@@ -12,16 +12,17 @@ use sha2::{Digest, Sha256};
 use super::extract::{Conditions, JsonObject, OptionalJsonObject, Owner, TaskRef, query_unreadable};
 use super::idempotent::{self, Guarded, IdempotencyKey};
 use super::openapi::{
-    AuthResponses, BodyResponses, CompletionBody, ErrorBody, IdempotencyKeyHeader, IdempotencyResponses,
-    IfMatchHeader, IfNoneMatchHeader, ListParamsDoc, NotModifiedResponses, PreconditionResponses, TaskCreate,
-    TaskNotFound, TaskPath, TaskUpdate, UserPath, ValidationErrorBody,
+    AuthResponses, BodyResponses, ErrorBody, IdempotencyKeyHeader, IdempotencyResponses, IfMatchHeader,
+    IfNoneMatchHeader, ListParamsDoc, NotModifiedResponses, PreconditionResponses, TaskNotFound, TaskPath,
+    UserPath, ValidationErrorBody,
 };
 use super::responses::{
     X_CHANGE_SEQ, X_TOTAL_COUNT, announced, created, hex, not_modified, tag_header, with_etag,
 };
 use super::{ApiError, AppState};
 use crate::domain::{
-    IfMatch, ListParams, ListQuery, NewTask, Task, TaskId, TaskPatch, TaskView, parse_completion, task_etag,
+    CompletionBody, IfMatch, ListParams, ListQuery, NewTask, Task, TaskCreate, TaskId, TaskPatch, TaskUpdate,
+    TaskView, parse_completion, task_etag,
 };
 use crate::store::Tasks;
 use crate::store::idempotency::{Claimed, Gated};
