@@ -4,7 +4,6 @@
 //! thread with group commit). The SQL text is shared (see `sql`); each engine
 //! decides how it reaches the database.
 
-mod admission;
 pub mod bulk;
 pub mod changes;
 mod config;
@@ -16,6 +15,7 @@ pub mod idempotency;
 mod keyed;
 mod migrations;
 mod postgres;
+mod queue_bound;
 mod rows;
 mod sql;
 mod sqlite;

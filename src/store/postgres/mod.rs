@@ -18,7 +18,7 @@
 mod bulk;
 mod changes;
 mod connections;
-mod keys;
+mod idempotency;
 mod migrate;
 mod notify;
 mod pg_store;

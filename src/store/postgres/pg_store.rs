@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use super::super::StoreError;
-use super::super::admission::Admission;
 use super::super::contract::Lifecycle;
 use super::super::contract::{PoolSettings, PoolStats};
 use super::super::error::{STARTUP_WAIT, describe};
+use super::super::queue_bound::QueueBound;
 use super::connections::{Connections, Connector};
 use super::migrate;
 use super::replicas::{self, Replicas};
@@ -34,7 +34,7 @@ pub struct PgStore {
 pub(super) struct Inner {
     pub(super) reads: Arc<Connections>,
     pub(super) writes: Connections,
-    pub(super) admission: Admission,
+    pub(super) queue: QueueBound,
     pub(super) connector: Connector,
     /// Where task reads go when they can (`DATABASE_READ_URL`).
     pub(super) replicas: Option<Arc<Replicas>>,
@@ -79,7 +79,7 @@ impl PgStore {
             Some(reads) => Some(Arc::new(Replicas::start(reads, settings.statement_timeout)?)),
             None => None,
         };
-        let admission = Admission::new(
+        let queue = QueueBound::new(
             (readers + writers + replicas.as_ref().map_or(0, |replicas| replicas.len())) * PIPELINE_DEPTH,
         );
         if let Some(replicas) = &replicas {
@@ -88,7 +88,7 @@ impl PgStore {
         let inner = Arc::new(Inner {
             reads,
             writes,
-            admission,
+            queue,
             connector,
             replicas,
             settings,
@@ -114,14 +114,14 @@ impl PgStore {
         let reads = Arc::new(Connections::start(connector.clone(), 1, first));
         let writes = Connections::start(connector.clone(), writers, None);
         let replicas = self.inner.replicas.as_ref().map(|replicas| Arc::new(replicas.for_worker(index)));
-        let admission = Admission::new(
+        let queue = QueueBound::new(
             (1 + writers + replicas.as_ref().map_or(0, |replicas| replicas.len())) * PIPELINE_DEPTH,
         );
         let settings = self.inner.settings;
         let fallback = Some(self.clone());
         let workers = Mutex::default();
         let inner =
-            Arc::new(Inner { reads, writes, admission, connector, replicas, settings, fallback, workers });
+            Arc::new(Inner { reads, writes, queue, connector, replicas, settings, fallback, workers });
         self.inner.workers.lock().expect("workers lock").push(Arc::downgrade(&inner));
         Self { inner }
     }
@@ -135,7 +135,7 @@ impl PgStore {
     where
         F: Future<Output = Result<T, tokio_postgres::Error>>,
     {
-        let _room = self.inner.admission.enter().await?;
+        let _room = self.inner.queue.enter().await?;
         let set = match role {
             Role::Read => &self.inner.reads,
             Role::Write => &self.inner.writes,
@@ -238,7 +238,7 @@ impl Lifecycle for PgStore {
             Some(_) => vec![Arc::clone(&self.inner)],
         };
         for inner in &every {
-            inner.admission.close();
+            inner.queue.close();
             inner.reads.close();
             inner.writes.close();
             if let Some(replicas) = &inner.replicas {

@@ -26,7 +26,7 @@ impl PgStore {
     {
         let replicas = self.inner.replicas.as_ref();
         if let Some((replicas, replica)) = replicas.and_then(|replicas| Some((replicas, replicas.pick()?))) {
-            let _room = self.inner.admission.enter().await?;
+            let _room = self.inner.queue.enter().await?;
             // Joined in order: the replica's position is asked before its read.
             let flushed = self.with_conn(Role::Read, |conn| async move { flushed(&conn).await });
             let there = future::join(replayed(&replica, owner), read(replica.clone()));

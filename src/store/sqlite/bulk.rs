@@ -11,7 +11,7 @@ use super::super::bulk::{self as sql_bulk, Bulk, BulkDone};
 use super::super::contract::BulkActions;
 use super::super::idempotency::StoredResponse;
 use super::super::sql::for_sqlite;
-use super::{SqliteStore, changes, keys};
+use super::{SqliteStore, changes, idempotency};
 use crate::domain::{BulkAction, BulkFilter, IfMatch, Timestamp, change_seq_etag};
 
 struct BulkSql {
@@ -39,7 +39,7 @@ impl Job {
     fn run(&self, conn: &Connection) -> rusqlite::Result<BulkDone> {
         let Self { owner, action, filter, if_match, claim } = self;
         if let Some((key, token)) = claim
-            && !keys::claim_held(conn, owner, key, *token)?
+            && !idempotency::claim_held(conn, owner, key, *token)?
         {
             return Ok(BulkDone::ClaimLost);
         }
@@ -70,7 +70,7 @@ impl Job {
                 etag: Some(change_seq_etag(change_seq)),
                 location: None,
             };
-            keys::store_response(conn, owner, key, *token, answer)?;
+            idempotency::store_response(conn, owner, key, *token, answer)?;
         }
         Ok(BulkDone::Done { count, change_seq })
     }

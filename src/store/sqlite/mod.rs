@@ -5,7 +5,7 @@
 
 mod bulk;
 mod changes;
-mod keys;
+mod idempotency;
 mod options;
 mod tasks;
 mod tickets;
@@ -19,12 +19,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::StoreError;
-use super::admission::Admission;
 use super::changes::Heard;
 use super::contract::{Lifecycle, Notifier};
 use super::contract::{PoolSettings, PoolStats, Writer};
 use super::migrations::{self, SQLX_ERA_VERSION, failed};
 use super::postgres::PgConfig;
+use super::queue_bound::QueueBound;
 use super::rows::task_from_sqlite;
 use super::sql::{self, for_sqlite};
 use crate::domain::{NewTask, Task, TaskDescription, Timestamp};
@@ -70,7 +70,7 @@ struct Inner {
     reads: Sender<Box<dyn FnOnce(&Connection) + Send>>,
     writes: Sender<WriteJob>,
     readers: usize,
-    admission: Admission,
+    queue: QueueBound,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -112,7 +112,7 @@ impl SqliteStore {
             reads: workers::spawn_readers(reader_conns),
             writes: workers::spawn_writer(writer),
             readers,
-            admission: Admission::new((readers + 1) * QUEUE_PER_CONNECTION),
+            queue: QueueBound::new((readers + 1) * QUEUE_PER_CONNECTION),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -122,7 +122,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let _room = self.inner.admission.enter().await?;
+        let _room = self.inner.queue.enter().await?;
         let (reply, answer) = oneshot::channel();
         let job = Box::new(move |conn: &Connection| {
             let _ = reply.send(work(conn).map_err(StoreError::from));
@@ -136,7 +136,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let _room = self.inner.admission.enter().await?;
+        let _room = self.inner.queue.enter().await?;
         let (reply, answer) = oneshot::channel();
         let job = WriteJob::Grouped(Box::new(Write { work, reply }));
         self.inner.writes.send(job).map_err(|_| StoreError::Unreachable)?;
@@ -170,7 +170,7 @@ impl Lifecycle for SqliteStore {
     }
 
     async fn close(&self) {
-        self.inner.admission.close();
+        self.inner.queue.close();
     }
 }
 

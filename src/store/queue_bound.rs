@@ -12,11 +12,11 @@ use super::StoreError;
 pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
-pub struct Admission {
+pub struct QueueBound {
     room: Semaphore,
 }
 
-impl Admission {
+impl QueueBound {
     pub fn new(capacity: usize) -> Self {
         Self { room: Semaphore::new(capacity) }
     }
@@ -49,21 +49,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_saturated_after_the_bounded_wait_and_frees_room() {
-        let admission = Admission::new(1);
-        let held = admission.enter().await.unwrap();
+        let queue = QueueBound::new(1);
+        let held = queue.enter().await.unwrap();
         let started = std::time::Instant::now();
-        let refused = admission.enter().await.unwrap_err();
+        let refused = queue.enter().await.unwrap_err();
         assert!(matches!(refused, StoreError::Saturated(_)), "{refused}");
         assert!(refused.is_transient(), "a 503, not a 500");
         assert!(started.elapsed() >= QUEUE_WAIT, "waited the bound: {:?}", started.elapsed());
         drop(held);
-        let _again = admission.enter().await.expect("room once the first is done");
+        let _again = queue.enter().await.expect("room once the first is done");
     }
 
     #[tokio::test]
     async fn a_closed_queue_refuses_at_once() {
-        let admission = Admission::new(4);
-        admission.close();
-        assert!(matches!(admission.enter().await, Err(StoreError::Unreachable)));
+        let queue = QueueBound::new(4);
+        queue.close();
+        assert!(matches!(queue.enter().await, Err(StoreError::Unreachable)));
     }
 }
