@@ -56,37 +56,82 @@ pub const INSERT_TASK: &str = concat!(
 pub const SELECT_TASK: &str =
     concat!("SELECT ", task_columns!(), " FROM tasks WHERE id = $1 AND user_id = $2");
 
+/// PostgreSQL (`owner_first`): the owner's row (`$n`), locked before the task's. Every write
+/// of a user locks both (the change-log trigger bumps the owner's counter),
+/// and a bulk action must lock the owner first (it reads the counter it is
+/// gated on). Taken in that one order everywhere, no two writes can wait on
+/// each other; in the other, a single write and a bulk action deadlocked
+/// until PostgreSQL failed one of them (a 503). `owner_locked!` in the
+/// write's `WHERE` makes the lock run before the task's row is locked, and
+/// filters nothing (an owner without a row has no tasks to lock).
+macro_rules! owner_first {
+    ($n:literal) => {
+        concat!("owner AS (SELECT 1 FROM users WHERE id = $", $n, " FOR UPDATE)")
+    };
+}
+
+macro_rules! owner_locked {
+    () => {
+        "(SELECT COUNT(*) FROM owner) >= 0 AND "
+    };
+}
+
 /// One statement: absent fields keep their value (`$4` says whether the
 /// description is being set, since `NULL` is a value it can be set to).
-pub const UPDATE_TASK: &str = concat!(
-    "UPDATE tasks SET title = COALESCE($3, title), \
-     description = CASE WHEN $4 THEN $5 ELSE description END, \
-     completed = COALESCE($6, completed), updated_at = $7, revision = revision + 1 \
-     WHERE id = $1 AND user_id = $2 AND ",
-    revision_matches!(8),
-    " RETURNING ",
-    task_columns!()
-);
+macro_rules! update_task {
+    ($with:expr, $locked:expr) => {
+        concat!(
+            $with,
+            "UPDATE tasks SET title = COALESCE($3, title), \
+             description = CASE WHEN $4 THEN $5 ELSE description END, \
+             completed = COALESCE($6, completed), updated_at = $7, revision = revision + 1 \
+             WHERE id = $1 AND user_id = $2 AND ",
+            $locked,
+            revision_matches!(8),
+            " RETURNING ",
+            task_columns!()
+        )
+    };
+}
+
+pub const UPDATE_TASK: &str = update_task!("", "");
+/// PostgreSQL: `UPDATE_TASK`, the owner locked first.
+pub const UPDATE_TASK_OWNER_FIRST: &str =
+    update_task!(concat!("WITH ", owner_first!(2), " "), owner_locked!());
 
 /// The flip happens inside the database, so concurrent toggles serialize on the
 /// row lock instead of racing a read-modify-write.
-pub const TOGGLE_TASK: &str = concat!(
-    "UPDATE tasks SET completed = NOT completed, updated_at = $3, revision = revision + 1 \
-     WHERE id = $1 AND user_id = $2 AND ",
-    revision_matches!(4),
-    " RETURNING ",
-    task_columns!()
-);
+macro_rules! toggle_task {
+    ($with:expr, $locked:expr) => {
+        concat!(
+            $with,
+            "UPDATE tasks SET completed = NOT completed, updated_at = $3, revision = revision + 1 \
+             WHERE id = $1 AND user_id = $2 AND ",
+            $locked,
+            revision_matches!(4),
+            " RETURNING ",
+            task_columns!()
+        )
+    };
+}
+
+pub const TOGGLE_TASK: &str = toggle_task!("", "");
+/// PostgreSQL: `TOGGLE_TASK`, the owner locked first.
+pub const TOGGLE_TASK_OWNER_FIRST: &str =
+    toggle_task!(concat!("WITH ", owner_first!(2), " "), owner_locked!());
 
 pub const DELETE_TASK: &str =
     concat!("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ", revision_matches!(3));
 
 pub const UNCOUNT_IN_USER: &str = "UPDATE users SET task_count = task_count - 1 WHERE id = $1";
 
-/// PostgreSQL only: the delete and the owner's count as one statement; one row
-/// updated means one task deleted.
+/// PostgreSQL only: the delete and the owner's count as one statement, the
+/// owner locked first; one row updated means one task deleted.
 pub const DELETE_TASK_AND_UNCOUNT: &str = concat!(
-    "WITH gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ",
+    "WITH ",
+    owner_first!(2),
+    ", gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND ",
+    owner_locked!(),
     revision_matches!(3),
     " RETURNING user_id) UPDATE users SET task_count = task_count - 1 FROM gone WHERE users.id = gone.user_id"
 );
@@ -207,12 +252,15 @@ pub fn for_sqlite(sql: &str) -> String {
     out
 }
 
-/// PostgreSQL only: `TOGGLE_TASK` gated on an idempotency claim (`$5`, `$6`).
+/// PostgreSQL only: `TOGGLE_TASK` gated on an idempotency claim (`$5`, `$6`);
+/// the claim, then the owner, then the task locked, as a keyed bulk action does.
 pub const TOGGLE_TASK_CLAIMED: &str = concat!(
     "WITH claim AS (SELECT 1 FROM idempotency_keys WHERE user_id = $2 AND key = $5 AND claim = $6 \
-     AND task_id IS NULL AND status IS NULL FOR UPDATE), \
-     flipped AS (UPDATE tasks SET completed = NOT completed, updated_at = $3, revision = revision + 1 \
+     AND task_id IS NULL AND status IS NULL FOR UPDATE), ",
+    owner_first!(2),
+    ", flipped AS (UPDATE tasks SET completed = NOT completed, updated_at = $3, revision = revision + 1 \
      WHERE id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM claim) AND ",
+    owner_locked!(),
     revision_matches!(4),
     " RETURNING ",
     task_columns!(),

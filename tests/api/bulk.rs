@@ -280,4 +280,32 @@ each_engine! { @and_pooled
         assert_eq!(seqs, (before + 1..=before + changed).collect::<Vec<_>>(), "contiguous");
         assert_eq!(app.change_seq(ALICE).await, before + changed);
     }
+
+    async fn bulk_actions_racing_single_task_writes_never_deadlock(engine: Engine) {
+        // A bulk action locks the owner's row, then the tasks; a single write
+        // must take them in the same order, or the two wait on each other
+        // until PostgreSQL breaks the deadlock by failing one (a 503).
+        let app = spawn_app(engine).await.unwrap();
+        let ids = tasks(&app, ALICE, "a", 12, 0).await;
+        let single = ids.iter().flat_map(|id| [*id, *id]).enumerate().map(|(n, id)| {
+            let app = &app;
+            async move {
+                let path = format!("/api/{ALICE}/tasks/{id}");
+                match n % 3 {
+                    0 => app.call(ALICE, Method::PATCH, &format!("{path}/complete"), None).await,
+                    1 => app.call(ALICE, Method::PUT, &path, Some(json!({"title": format!("t{n}")}))).await,
+                    _ => app.call(ALICE, Method::DELETE, &path, None).await,
+                }
+            }
+        });
+        let bulk = (0..8).map(|round| {
+            let app = &app;
+            async move { app.bulk(ALICE, ALICE, Method::PATCH, "", &[], complete(round % 2 == 0)).await }
+        });
+        let (singles, bulks) =
+            tokio::join!(futures::future::join_all(single), futures::future::join_all(bulk));
+        for reply in singles.iter().chain(&bulks) {
+            assert!(reply.status.as_u16() < 500, "{} {}", reply.status, reply.text);
+        }
+    }
 }

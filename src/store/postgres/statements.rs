@@ -56,9 +56,9 @@ statements! {
     CREATE = sql::CREATE_TASK_WITH_USER,
         &[Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL];
     SELECT = sql::SELECT_TASK, &[Type::INT8, Type::TEXT];
-    UPDATE = sql::UPDATE_TASK,
+    UPDATE = sql::UPDATE_TASK_OWNER_FIRST,
         &[Type::INT8, Type::TEXT, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL, Type::TIMESTAMPTZ, Type::INT8_ARRAY];
-    TOGGLE = sql::TOGGLE_TASK, &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8_ARRAY];
+    TOGGLE = sql::TOGGLE_TASK_OWNER_FIRST, &[Type::INT8, Type::TEXT, Type::TIMESTAMPTZ, Type::INT8_ARRAY];
     DELETE = sql::DELETE_TASK_AND_UNCOUNT, &[Type::INT8, Type::TEXT, Type::INT8_ARRAY];
     COUNT = sql::COUNT_TASKS, &[Type::TEXT, Type::BOOL];
     PING = sql::PING, &[];

@@ -15,6 +15,8 @@ use super::super::user_data::{ERASE, Erased, UserData};
 use super::changes::change_from_pg;
 use super::pg_store::PgStore;
 
+const LOCK_OWNER: &str = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
+
 impl UserRecords for PgStore {
     /// Both reads in one repeatable-read transaction: one snapshot.
     async fn export_user(&self, user_id: &str) -> Result<UserData, StoreError> {
@@ -45,6 +47,9 @@ impl UserRecords for PgStore {
         let (mut client, driver) = self.inner.connector.open_plain().await?;
         let result = async {
             let erasure = client.transaction().await?;
+            // The owner first, as every write takes it (see `sql::owner_first`):
+            // deleting the tasks first could deadlock with a bulk action.
+            erasure.execute_typed(LOCK_OWNER, &[(&user_id, Type::TEXT)]).await?;
             let mut counts = [0; 6];
             for (count, sql) in counts.iter_mut().zip(ERASE) {
                 *count = erasure.execute_typed(sql, &[(&user_id, Type::TEXT)]).await?;
