@@ -3,6 +3,7 @@
 //! or rusqlite opened on the same URL.
 
 use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
 
 pub enum Direct {
     Postgres(tokio_postgres::Client),
@@ -23,7 +24,18 @@ impl Direct {
     /// Runs `sql` (one or more statements, no parameters).
     pub async fn execute(&self, sql: &str) {
         match self {
-            Self::Postgres(client) => client.batch_execute(sql).await.unwrap(),
+            // DDL here (a test breaking the schema) may meet the server's own
+            // background work and be chosen as a deadlock's victim: run it again.
+            Self::Postgres(client) => {
+                for attempt in 1.. {
+                    match client.batch_execute(sql).await {
+                        Ok(()) => break,
+                        Err(error)
+                            if attempt < 5 && error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => {}
+                        Err(error) => panic!("{sql}: {error}"),
+                    }
+                }
+            }
             Self::Sqlite(conn) => conn.execute_batch(sql).unwrap(),
         }
     }
