@@ -196,19 +196,24 @@ def engine_database(engine, pg, work, name):
 # The SQL each route runs (src/store/sql.rs), for pgbench. Users are numeric strings so that
 # pgbench's variables bind exactly where the server binds parameters; timestamps the server
 # binds are now() here, and list's NULL filter is a typed literal (pgbench has no NULL variable).
-COLS = "id, user_id, title, description, completed, created_at, updated_at"
+COLS = "id, user_id, title, description, completed, created_at, updated_at, revision"
+# A single-task write locks its owner's row first (sql.rs, `owner_first`) and takes no If-Match here.
+OWNER_FIRST = "WITH owner AS (SELECT 1 FROM users WHERE id = :uid FOR UPDATE) "
+OWNER_LOCKED = "(SELECT COUNT(*) FROM owner) >= 0 AND "
+ANY_REVISION = "(NULL::int8[] IS NULL OR revision = ANY(NULL::int8[]))"
 PICK = f"\\set u random(0, {USERS - 1})\n\\set id :u * {PER_USER} + random(1, {PER_USER})\n\\set uid {USER_BASE} + :u\n"
 PGBENCH = {
     "get": PICK + f"SELECT {COLS} FROM tasks WHERE id = :id AND user_id = :uid;\n",
     "list": PICK + f"SELECT {COLS}, COUNT(*) OVER () AS total FROM tasks WHERE user_id = :uid "
                    "AND (NULL::boolean IS NULL OR completed = NULL::boolean) ORDER BY created_at DESC, id DESC "
                    "LIMIT 9223372036854775807 OFFSET 0;\n",
-    "toggle": PICK + f"UPDATE tasks SET completed = NOT completed, updated_at = now() "
-                     f"WHERE id = :id AND user_id = :uid RETURNING {COLS};\n",
-    "update": PICK + f"UPDATE tasks SET title = COALESCE('updated title', title), "
+    "toggle": PICK + f"{OWNER_FIRST}UPDATE tasks SET completed = NOT completed, updated_at = now(), "
+                     f"revision = revision + 1 WHERE id = :id AND user_id = :uid AND {OWNER_LOCKED}"
+                     f"{ANY_REVISION} RETURNING {COLS};\n",
+    "update": PICK + f"{OWNER_FIRST}UPDATE tasks SET title = COALESCE('updated title', title), "
                      "description = CASE WHEN true THEN 'updated' ELSE description END, "
-                     "completed = COALESCE(NULL::boolean, completed), updated_at = now() "
-                     f"WHERE id = :id AND user_id = :uid RETURNING {COLS};\n",
+                     "completed = COALESCE(NULL::boolean, completed), updated_at = now(), revision = revision + 1 "
+                     f"WHERE id = :id AND user_id = :uid AND {OWNER_LOCKED}{ANY_REVISION} RETURNING {COLS};\n",
     "create": PICK + "WITH owner AS (INSERT INTO users (id, email, created_at, task_count) VALUES (:uid, NULL, now(), 1) "
                      "ON CONFLICT (id) DO UPDATE SET task_count = users.task_count + 1, "
                      "email = COALESCE(excluded.email, users.email) WHERE users.task_count < 10000 RETURNING id) "
