@@ -6,6 +6,8 @@ use super::postgres::PgConfig;
 use super::sqlite::SqliteOptions;
 use super::url_error::DatabaseUrlError;
 
+// Made once at startup and kept: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum DatabaseConfig {
     Sqlite(SqliteOptions),

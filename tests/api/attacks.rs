@@ -315,15 +315,15 @@ contract! {
         let sign = |claims: String| forge(r#"{"alg":"HS256","typ":"JWT"}"#, &claims, SECRET.as_bytes(), HS256);
         let exp = t + 600;
         let claims_cases = [
-            format!(r#"{{"sub":"alice","exp":18446744073709551616}}"#),
-            format!(r#"{{"sub":"alice","exp":1e20}}"#),
+            r#"{"sub":"alice","exp":18446744073709551616}"#.to_owned(),
+            r#"{"sub":"alice","exp":1e20}"#.to_owned(),
             format!(r#"{{"sub":"alice","exp":{exp},"nbf":1e400}}"#),
             format!(r#"{{"sub":"alice","exp":{exp},"nbf":18446744073709551615}}"#),
             format!(r#"{{"sub":"alice","exp":{exp},"iat":"{t}"}}"#),
             format!(r#"{{"sub":"alice","exp":{exp},"iat":{}}}"#, t + 3600),
             format!(r#"{{"sub":"alice","exp":{exp},"iat":-1}}"#),
             format!(r#"{{"sub":"alice","exp":{exp},"iat":18446744073709551616}}"#),
-            format!(r#"{{"sub":"alice","exp":true}}"#),
+            r#"{"sub":"alice","exp":true}"#.to_owned(),
             format!(r#"{{"sub":"alice","exp":[{exp}]}}"#),
             format!(r#"{{"sub":"alice","exp":{exp},"exp":{exp}}}"#),
             format!(r#"{{"sub":"mallory","exp":{exp},"sub":"alice"}}"#),

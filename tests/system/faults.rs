@@ -93,7 +93,7 @@ async fn postgres_killed_under_load_gives_fast_503s_then_recovers_and_keeps_ever
         worker.await.unwrap();
     }
 
-    let outcomes = outcomes.lock().unwrap();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
     let unexpected: Vec<_> =
         outcomes.iter().filter(|o| !matches!(o.status, 201 | 503)).map(|o| o.status).collect();
     assert!(unexpected.is_empty(), "only 201 or 503, never {unexpected:?}");

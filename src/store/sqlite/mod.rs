@@ -31,7 +31,7 @@ use crate::domain::{NewTask, Task, TaskDescription, Timestamp};
 pub use options::SqliteOptions;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use workers::{Write, WriteJob};
+use workers::{ReadJob, Write, WriteJob};
 
 /// Operations queued per connection before callers wait (then get 503).
 const QUEUE_PER_CONNECTION: usize = 64;
@@ -67,7 +67,7 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    reads: Sender<Box<dyn FnOnce(&Connection) + Send>>,
+    reads: Sender<ReadJob>,
     writes: Sender<WriteJob>,
     readers: usize,
     queue: QueueBound,

@@ -19,7 +19,7 @@ use super::super::error::is_busy;
 /// Most writes one transaction commits together.
 const MOST_PER_COMMIT: usize = 64;
 
-type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+pub(super) type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
 pub enum WriteJob {
     /// Part of a group commit.
@@ -138,9 +138,8 @@ fn commit_group(conn: &Connection, group: Vec<Box<dyn Grouped>>) {
         }
         answers.push(answer);
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|error| {
+    let committed = conn.execute_batch("COMMIT").inspect_err(|_| {
         let _ = conn.execute_batch("ROLLBACK");
-        error
     });
     for answer in answers {
         answer.send(committed.as_ref().map(drop).map_err(described));
