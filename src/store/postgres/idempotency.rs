@@ -12,7 +12,8 @@ use super::super::{StoreError, Writer};
 use super::pg_store::{PgStore, Role};
 use super::statements;
 use super::statements::Conn;
-use crate::domain::{NewTask, Task, TaskDescription, TaskId, Timestamp};
+use super::tasks::CreateValues;
+use crate::domain::{NewTask, Task, TaskId, Timestamp};
 
 /// What the key holds, when it could not be claimed.
 async fn read_key(conn: &Conn, request: KeyedRequest<'_>) -> Result<Claim, tokio_postgres::Error> {
@@ -56,17 +57,17 @@ impl IdempotencyKeys for PgStore {
         request: KeyedRequest<'_>,
         times: KeyTimes,
     ) -> Result<KeyedCreate, StoreError> {
-        let max_tasks = i64::from(max_tasks);
-        let description = new.description.as_ref().map(TaskDescription::as_str);
         let KeyTimes { token, now, expires, stale_before } = times;
+        let values = CreateValues::new(writer, new, max_tasks, now);
+        let [user_id, email, now, max_tasks, title, description, completed] = values.params();
         let params: [&(dyn ToSql + Sync); 12] = [
-            &writer.user_id,
-            &writer.email,
-            &now,
-            &max_tasks,
-            &new.title.as_str(),
-            &description,
-            &new.completed,
+            user_id,
+            email,
+            now,
+            max_tasks,
+            title,
+            description,
+            completed,
             &request.key,
             &request.fingerprint,
             &token,

@@ -18,18 +18,8 @@ impl Tasks for PgStore {
         new: &NewTask,
         max_tasks: u32,
     ) -> Result<Option<Task>, StoreError> {
-        let (now, max_tasks) = (Timestamp::now(), i64::from(max_tasks));
-        let description = new.description.as_ref().map(TaskDescription::as_str);
-        let params: [&(dyn ToSql + Sync); 7] = [
-            &writer.user_id,
-            &writer.email,
-            &now,
-            &max_tasks,
-            &new.title.as_str(),
-            &description,
-            &new.completed,
-        ];
-        self.optional_task(Role::Write, statements::CREATE, &params).await
+        let values = CreateValues::new(writer, new, max_tasks, Timestamp::now());
+        self.optional_task(Role::Write, statements::CREATE, &values.params()).await
     }
 
     async fn get_task(&self, owner: &str, id: TaskId) -> Result<Option<Task>, StoreError> {
@@ -136,5 +126,41 @@ impl PgStore {
             row.as_ref().map(task_from_pg).transpose()
         })
         .await
+    }
+}
+
+/// A create's values, `$1`-`$7` of `CREATE` and of `CREATE_KEYED` (which
+/// takes the key's after them).
+pub(super) struct CreateValues<'a> {
+    writer: Writer<'a>,
+    now: Timestamp,
+    max_tasks: i64,
+    title: &'a str,
+    description: Option<&'a str>,
+    completed: bool,
+}
+
+impl<'a> CreateValues<'a> {
+    pub(super) fn new(writer: Writer<'a>, new: &'a NewTask, max_tasks: u32, now: Timestamp) -> Self {
+        Self {
+            writer,
+            now,
+            max_tasks: i64::from(max_tasks),
+            title: new.title.as_str(),
+            description: new.description.as_ref().map(TaskDescription::as_str),
+            completed: new.completed,
+        }
+    }
+
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.writer.user_id,
+            &self.writer.email,
+            &self.now,
+            &self.max_tasks,
+            &self.title,
+            &self.description,
+            &self.completed,
+        ]
     }
 }
