@@ -70,9 +70,14 @@ impl Timestamp {
 
     /// The fixed-width text form, as SQLite stores it.
     pub fn to_text(self) -> String {
+        String::from_utf8(self.text_bytes().to_vec()).expect("ASCII digits and separators")
+    }
+
+    /// The fixed-width text's bytes (ASCII: nothing in it needs escaping in JSON).
+    pub fn text_bytes(self) -> [u8; TEXT_LEN] {
         let mut out = [0; TEXT_LEN];
         self.write_text(&mut out);
-        String::from_utf8(out.to_vec()).expect("ASCII digits and separators")
+        out
     }
 
     /// Whether `text` has the layout `write_text` produces (separators and

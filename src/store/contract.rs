@@ -31,6 +31,9 @@ pub struct PoolSettings {
 /// come (see `Store::list_into`), so a long list is written out without a
 /// `Task` per row.
 pub trait TaskSink: Send + 'static {
+    /// How many tasks are coming (the engines know from the first row), so
+    /// the sink can make room once instead of growing as they come.
+    fn expect(&mut self, _tasks: usize) {}
     fn push(&mut self, task: TaskView<'_>);
 }
 
@@ -97,6 +100,12 @@ impl<'a> PatchParams<'a> {
 /// rides on rows, so past the end (or with no match) it must be asked for.
 pub(super) fn needs_separate_count(rows: usize, query: &ListQuery) -> bool {
     rows == 0 && query.offset > 0
+}
+
+/// How many tasks a page holds, given how many match in all.
+pub(super) fn page_size(total: i64, query: &ListQuery) -> usize {
+    let left = total.saturating_sub(query.offset).max(0);
+    usize::try_from(query.limit.map_or(left, |limit| left.min(limit))).unwrap_or(0)
 }
 
 // The storage contract. Each engine implements these traits in its own

@@ -66,6 +66,7 @@ impl Tasks for PgStore {
                 Ok((rows, total, head))
             })
             .await?;
+        sink.expect(rows.len());
         for row in &rows {
             sink.push(task_view_pg(row)?);
         }
