@@ -6,6 +6,7 @@
 //! number back. So a page that does not start right after `since` has lost its start
 //! to retention, which is how `changes_since` tells "gone" from "nothing new".
 
+use super::StoreError;
 use crate::domain::{Change, ChangesSince};
 
 /// The owner's latest number (0 before their first write). Read from the log
@@ -28,9 +29,58 @@ pub const CREATED_TASK: &str = "SELECT task_id, user_id, title, description, com
 pub const CHANGE_TASK_COLUMN: usize = 2;
 
 /// Retention: a change goes once it is older than `$1` (Unix seconds) *and*
-/// not among its owner's latest `$2`.
-pub const PRUNE_CHANGES: &str = "DELETE FROM task_changes WHERE logged_at < $1 \
-     AND seq <= (SELECT MAX(seq) FROM task_changes AS latest WHERE latest.user_id = task_changes.user_id) - $2";
+/// not among its owner's latest `$2`. One batch: at most `$3` of them, the
+/// oldest logged at `$4` or later, so each batch starts where the last one
+/// ended instead of passing again over the old changes kept as their
+/// owners' latest. Returns when each deleted change was logged.
+///
+/// The rows go by their physical address (`ctid`, `rowid`), so the delete is
+/// a lookup per row whatever a planner makes of a two-column `IN`.
+macro_rules! prune_changes {
+    ($row:literal, $set:literal, $close:literal) => {
+        concat!(
+            "DELETE FROM task_changes WHERE ",
+            $row,
+            $set,
+            "SELECT ",
+            $row,
+            " FROM task_changes AS old WHERE logged_at < $1 AND logged_at >= $4 \
+             AND seq <= (SELECT MAX(seq) FROM task_changes AS latest WHERE latest.user_id = old.user_id) - $2 \
+             ORDER BY logged_at LIMIT $3",
+            $close,
+            " RETURNING logged_at"
+        )
+    };
+}
+/// Retention's batch on PostgreSQL (see `prune_changes!`).
+pub const PRUNE_CHANGES_PG: &str = prune_changes!("ctid", " = ANY(ARRAY(", "))");
+/// Retention's batch on SQLite (see `prune_changes!`).
+pub const PRUNE_CHANGES_SQLITE: &str = prune_changes!("rowid", " IN (", ")");
+
+/// The most rows one pruning statement deletes. Pruning goes in batches,
+/// each its own transaction, so writes run between them: a minute of
+/// changes aged out at once (300,000 rows) held SQLite's one writer for
+/// over a second in one statement (docs/benchmarks.md, "Pruning").
+pub const PRUNE_BATCH: i64 = 1_000;
+
+/// Runs `batch(from)` until one deletes less than a whole batch; each
+/// starts from the latest `logged_at` the one before deleted (see
+/// `prune_changes!`). How many changes went in all.
+pub(super) async fn prune_in_batches<F, Fut>(mut batch: F) -> Result<u64, StoreError>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: Future<Output = Result<Vec<i64>, StoreError>>,
+{
+    let (mut from, mut pruned) = (i64::MIN, 0);
+    loop {
+        let logged = batch(from).await?;
+        pruned += logged.len() as u64;
+        if logged.len() < PRUNE_BATCH as usize {
+            return Ok(pruned);
+        }
+        from = logged.into_iter().max().unwrap_or(from);
+    }
+}
 
 /// The most changes one read returns.
 pub const PAGE_MAX: i64 = 1000;

@@ -169,6 +169,29 @@ contract! {
         // Changes within retention stay.
         assert_eq!(app.store.prune_changes(common::now() as i64 - 3600, 2).await.unwrap(), 0);
     }
+
+    async fn pruning_goes_in_batches_and_keeps_each_owners_latest(app: TestApp) {
+        // More changes than one pruning statement deletes (`PRUNE_BATCH`, 1,000):
+        // 600 creates and a bulk update of all 600 for alice, six for bob.
+        for chunk in 0..12 {
+            let creates = (0..50).map(|i| app.task("alice", if (chunk + i) % 2 == 0 { "even" } else { "odd" }));
+            futures::future::join_all(creates).await;
+        }
+        let done = app.call("alice", Method::PATCH, "/api/alice/tasks", Some(json!({"completed": true}))).await;
+        assert_eq!(done.json["updated"], 600, "{}", done.text);
+        six_changes(&app, "bob").await;
+        let future = common::now() as i64 + 10;
+        assert_eq!(app.store.prune_changes(future, 3).await.unwrap(), 1_197 + 3);
+        // Each owner keeps exactly their latest three.
+        assert_eq!(kinds(&feed(&app, "alice", "?since=1197").await.json).len(), 3);
+        assert_eq!(feed(&app, "alice", "?since=1196").await.status, 410);
+        assert_eq!(kinds(&feed(&app, "bob", "?since=3").await.json).len(), 3);
+        assert_eq!(feed(&app, "bob", "?since=2").await.status, 410);
+        assert_eq!(app.store.prune_changes(future, 3).await.unwrap(), 0);
+        // Numbering goes on from each owner's latest.
+        app.task("alice", "after").await;
+        assert_eq!(kinds(&feed(&app, "alice", "?since=1200").await.json), [(1201, "created".to_owned())]);
+    }
 }
 
 each_engine! {

@@ -82,7 +82,7 @@ statements! {
     STORE_RESPONSE = keys::STORE_RESPONSE,
         &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT4, Type::TEXT, Type::TEXT, Type::TEXT];
     RELEASE_KEY = keys::RELEASE_KEY, KEY;
-    PRUNE_KEYS = keys::PRUNE_KEYS, &[Type::TIMESTAMPTZ];
+    PRUNE_KEYS = keys::PRUNE_KEYS_PG, &[Type::TIMESTAMPTZ, Type::INT8];
     CLAIM_HELD = keys::CLAIM_HELD, KEY;
     CREATE_KEYED = keys::CREATE_KEYED,
         &[
@@ -111,7 +111,7 @@ statements! {
     REPLAYED = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, \
                 COALESCE((SELECT change_seq FROM users WHERE id = $1), 0)", &[Type::TEXT];
     READ_CHANGES = changes::READ_CHANGES, &[Type::TEXT, Type::INT8, Type::INT8];
-    PRUNE_CHANGES = changes::PRUNE_CHANGES, &[Type::INT8, Type::INT8];
+    PRUNE_CHANGES = changes::PRUNE_CHANGES_PG, &[Type::INT8, Type::INT8, Type::INT8, Type::INT8];
     ISSUE_TICKET = tickets::ISSUE_TICKET, &[Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
     REDEEM_TICKET = tickets::REDEEM_TICKET, &[Type::TEXT, Type::INT8];
     PRUNE_TICKETS = tickets::PRUNE_TICKETS, &[Type::INT8];

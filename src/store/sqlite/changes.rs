@@ -24,7 +24,7 @@ static CHANGE_SQL: LazyLock<ChangeSql> = LazyLock::new(|| ChangeSql {
     head: for_sqlite(log::CHANGE_HEAD),
     created: for_sqlite(log::CREATED_TASK),
     read: for_sqlite(log::READ_CHANGES),
-    prune: for_sqlite(log::PRUNE_CHANGES),
+    prune: for_sqlite(log::PRUNE_CHANGES_SQLITE),
 });
 
 pub(super) fn head(conn: &Connection, owner: &str) -> rusqlite::Result<i64> {
@@ -72,11 +72,14 @@ impl ChangeLog for SqliteStore {
         self.read(move |conn| head(conn, &owner)).await
     }
 
+    /// Each batch is one job on the writer: the writes queued meanwhile go first.
     async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
-        self.write(move |conn| {
-            conn.prepare_cached(&CHANGE_SQL.prune)?
-                .execute(params![older_than, keep_per_user])
-                .map(|n| n as u64)
+        log::prune_in_batches(|from| {
+            self.write(move |conn| {
+                conn.prepare_cached(&CHANGE_SQL.prune)?
+                    .query_map(params![older_than, keep_per_user, log::PRUNE_BATCH, from], |row| row.get(0))?
+                    .collect()
+            })
         })
         .await
     }

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::super::changes::PRUNE_BATCH;
 use super::super::contract::IdempotencyKeys;
 use super::super::idempotency::{
     self as keys, Claim, Claimed, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, StoredResponse,
@@ -33,7 +34,7 @@ static KEY_SQL: LazyLock<KeySql> = LazyLock::new(|| KeySql {
     read_key: for_sqlite(keys::READ_KEY),
     store_response: for_sqlite(keys::STORE_RESPONSE),
     release_key: for_sqlite(keys::RELEASE_KEY),
-    prune_keys: for_sqlite(keys::PRUNE_KEYS),
+    prune_keys: for_sqlite(keys::PRUNE_KEYS_SQLITE),
 });
 
 pub(super) fn claim_held(conn: &Connection, user_id: &str, key: &str, token: i64) -> rusqlite::Result<bool> {
@@ -163,8 +164,10 @@ impl IdempotencyKeys for SqliteStore {
     }
 
     async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
-        self.write(move |conn| {
-            conn.prepare_cached(&KEY_SQL.prune_keys)?.execute(params![now]).map(|n| n as u64)
+        keys::prune_in_batches(|| {
+            self.write(move |conn| {
+                conn.prepare_cached(&KEY_SQL.prune_keys)?.execute(params![now, PRUNE_BATCH]).map(|n| n as u64)
+            })
         })
         .await
     }
