@@ -59,6 +59,12 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// How many tasks this page holds when `total` match in all.
+    pub fn page_size(&self, total: i64) -> usize {
+        let left = total.saturating_sub(self.offset).max(0);
+        usize::try_from(self.limit.map_or(left, |limit| left.min(limit))).unwrap_or(0)
+    }
+
     pub fn parse(params: &ListParams) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let status = keep(parse_status(params.status.as_deref()), &mut errors);
@@ -143,6 +149,16 @@ fn parse_bounded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_holds_what_is_left_after_the_offset_up_to_the_limit() {
+        let all = ListQuery::parse(&ListParams::default()).unwrap();
+        assert_eq!(all.page_size(10_000), 10_000);
+        let paged = ListQuery::parse(&params(&[("limit", "20"), ("offset", "990")])).unwrap();
+        assert_eq!(paged.page_size(1_000), 10);
+        assert_eq!(paged.page_size(5_000), 20);
+        assert_eq!(paged.page_size(900), 0);
+    }
 
     fn params(pairs: &[(&str, &str)]) -> ListParams {
         let mut p = ListParams::default();

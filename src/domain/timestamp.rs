@@ -134,9 +134,8 @@ impl std::fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = [0; TEXT_LEN];
-        self.write_text(&mut out);
-        serializer.serialize_str(std::str::from_utf8(&out).expect("ASCII digits and separators"))
+        let text = self.text_bytes();
+        serializer.serialize_str(std::str::from_utf8(&text).expect("ASCII digits and separators"))
     }
 }
 

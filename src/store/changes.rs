@@ -6,7 +6,6 @@
 //! number back. So a page that does not start right after `since` has lost its start
 //! to retention, which is how `changes_since` tells "gone" from "nothing new".
 
-use super::StoreError;
 use crate::domain::{Change, ChangesSince};
 
 /// The owner's latest number (0 before their first write). Read from the log
@@ -56,31 +55,6 @@ macro_rules! prune_changes {
 pub const PRUNE_CHANGES_PG: &str = prune_changes!("ctid", " = ANY(ARRAY(", "))");
 /// Retention's batch on SQLite (see `prune_changes!`).
 pub const PRUNE_CHANGES_SQLITE: &str = prune_changes!("rowid", " IN (", ")");
-
-/// The most rows one pruning statement deletes. Pruning goes in batches,
-/// each its own transaction, so writes run between them: a minute of
-/// changes aged out at once (300,000 rows) held SQLite's one writer for
-/// over a second in one statement (docs/benchmarks.md, "Pruning").
-pub const PRUNE_BATCH: i64 = 1_000;
-
-/// Runs `batch(from)` until one deletes less than a whole batch; each
-/// starts from the latest `logged_at` the one before deleted (see
-/// `prune_changes!`). How many changes went in all.
-pub(super) async fn prune_in_batches<F, Fut>(mut batch: F) -> Result<u64, StoreError>
-where
-    F: FnMut(i64) -> Fut,
-    Fut: Future<Output = Result<Vec<i64>, StoreError>>,
-{
-    let (mut from, mut pruned) = (i64::MIN, 0);
-    loop {
-        let logged = batch(from).await?;
-        pruned += logged.len() as u64;
-        if logged.len() < PRUNE_BATCH as usize {
-            return Ok(pruned);
-        }
-        from = logged.into_iter().max().unwrap_or(from);
-    }
-}
 
 /// The most changes one read returns.
 pub const PAGE_MAX: i64 = 1000;

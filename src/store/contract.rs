@@ -102,12 +102,6 @@ pub(super) fn needs_separate_count(rows: usize, query: &ListQuery) -> bool {
     rows == 0 && query.offset > 0
 }
 
-/// How many tasks a page holds, given how many match in all.
-pub(super) fn page_size(total: i64, query: &ListQuery) -> usize {
-    let left = total.saturating_sub(query.offset).max(0);
-    usize::try_from(query.limit.map_or(left, |limit| left.min(limit))).unwrap_or(0)
-}
-
 // The storage contract. Each engine implements these traits in its own
 // module, one file per trait (`postgres/tasks.rs`, `sqlite/tasks.rs`, ...),
 // and `Store` implements them once by handing each call to the engine it

@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use super::StoreError;
-use super::changes::PRUNE_BATCH;
 use crate::domain::{Task, Timestamp};
 
 /// A keyed request: whose, which key, and a digest of what it asks.
@@ -145,7 +143,7 @@ pub const STORE_RESPONSE: &str = "UPDATE idempotency_keys SET status = $4, respo
 pub const RELEASE_KEY: &str = "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND claim = $3 \
      AND task_id IS NULL AND status IS NULL";
 
-/// One batch of at most `$2` expired keys (see `changes::PRUNE_BATCH`).
+/// One batch of at most `$2` expired keys (see `retention`).
 /// By physical address, as `changes::PRUNE_CHANGES_PG` and `_SQLITE` go.
 pub const PRUNE_KEYS_PG: &str = "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(\
      SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2))";
@@ -168,20 +166,3 @@ pub const OUTCOME_COLUMN: usize = 8;
 pub const KEY_TAKEN: &str = "TD409";
 
 pub const MARK_WRITTEN: &str = "UPDATE idempotency_keys SET task_id = $3 WHERE user_id = $1 AND key = $2";
-
-/// Runs `batch()` until one deletes less than a whole batch (as
-/// `changes::prune_in_batches` does); how many keys went in all.
-pub(super) async fn prune_in_batches<F, Fut>(mut batch: F) -> Result<u64, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<u64, StoreError>>,
-{
-    let mut pruned = 0;
-    loop {
-        let gone = batch().await?;
-        pruned += gone;
-        if gone < PRUNE_BATCH as u64 {
-            return Ok(pruned);
-        }
-    }
-}

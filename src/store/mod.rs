@@ -16,6 +16,7 @@ mod keyed;
 mod migrations;
 mod postgres;
 mod queue_bound;
+mod retention;
 mod rows;
 mod sql;
 mod sqlite;

@@ -4,8 +4,9 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::super::StoreError;
-use super::super::changes::{CHANGE_TASK_COLUMN, PAGE_MAX, PRUNE_BATCH, prune_in_batches, settle_read};
+use super::super::changes::{CHANGE_TASK_COLUMN, PAGE_MAX, settle_read};
 use super::super::contract::ChangeLog;
+use super::super::retention::{PRUNE_BATCH, Pruned, in_batches};
 use super::super::rows::task_at_pg;
 use super::pg_store::{PgStore, Role};
 use super::statements;
@@ -49,12 +50,15 @@ impl ChangeLog for PgStore {
     }
 
     async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
-        prune_in_batches(|from| {
-            self.with_conn(Role::Write, move |conn| async move {
-                let params: [&(dyn ToSql + Sync); 4] = [&older_than, &keep_per_user, &PRUNE_BATCH, &from];
-                let rows = conn.query(statements::PRUNE_CHANGES, &params).await?;
-                rows.iter().map(|row| row.try_get(0)).collect()
-            })
+        in_batches(|from| async move {
+            let logged = self
+                .with_conn(Role::Write, move |conn| async move {
+                    let params: [&(dyn ToSql + Sync); 4] = [&older_than, &keep_per_user, &PRUNE_BATCH, &from];
+                    let rows = conn.query(statements::PRUNE_CHANGES, &params).await?;
+                    rows.iter().map(|row| row.try_get(0)).collect()
+                })
+                .await?;
+            Ok(Pruned::logged(logged, from))
         })
         .await
     }

@@ -3,12 +3,11 @@
 
 use tokio_postgres::types::ToSql;
 
-use super::super::changes::PRUNE_BATCH;
 use super::super::contract::IdempotencyKeys;
 use super::super::idempotency::{
     Claim, Claimed, KEY_TAKEN, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, OUTCOME_COLUMN, StoredResponse,
-    prune_in_batches,
 };
+use super::super::retention::{PRUNE_BATCH, Pruned, in_batches};
 use super::super::rows::task_from_pg;
 use super::super::{StoreError, Writer};
 use super::pg_store::{PgStore, Role};
@@ -139,10 +138,13 @@ impl IdempotencyKeys for PgStore {
     }
 
     async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
-        prune_in_batches(|| {
-            self.with_conn(Role::Write, |conn| async move {
-                conn.execute(statements::PRUNE_KEYS, &[&now, &PRUNE_BATCH]).await
-            })
+        in_batches(|_| async move {
+            let deleted = self
+                .with_conn(Role::Write, |conn| async move {
+                    conn.execute(statements::PRUNE_KEYS, &[&now, &PRUNE_BATCH]).await
+                })
+                .await?;
+            Ok(Pruned::counted(deleted as usize))
         })
         .await
     }

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::super::StoreError;
 use super::super::changes::{self as log, CHANGE_TASK_COLUMN, PAGE_MAX, settle_read};
 use super::super::contract::ChangeLog;
+use super::super::retention::{PRUNE_BATCH, Pruned, in_batches};
 use super::super::rows::{task_at_sqlite, task_from_sqlite};
 use super::super::sql::for_sqlite;
 use super::SqliteStore;
@@ -74,12 +75,15 @@ impl ChangeLog for SqliteStore {
 
     /// Each batch is one job on the writer: the writes queued meanwhile go first.
     async fn prune_changes(&self, older_than: i64, keep_per_user: i64) -> Result<u64, StoreError> {
-        log::prune_in_batches(|from| {
-            self.write(move |conn| {
-                conn.prepare_cached(&CHANGE_SQL.prune)?
-                    .query_map(params![older_than, keep_per_user, log::PRUNE_BATCH, from], |row| row.get(0))?
-                    .collect()
-            })
+        in_batches(|from| async move {
+            let logged = self
+                .write(move |conn| {
+                    conn.prepare_cached(&CHANGE_SQL.prune)?
+                        .query_map(params![older_than, keep_per_user, PRUNE_BATCH, from], |row| row.get(0))?
+                        .collect()
+                })
+                .await?;
+            Ok(Pruned::logged(logged, from))
         })
         .await
     }

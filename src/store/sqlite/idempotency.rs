@@ -5,11 +5,11 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::changes::PRUNE_BATCH;
 use super::super::contract::IdempotencyKeys;
 use super::super::idempotency::{
     self as keys, Claim, Claimed, KeyRow, KeyTimes, KeyedCreate, KeyedRequest, StoredResponse,
 };
+use super::super::retention::{PRUNE_BATCH, Pruned, in_batches};
 use super::super::rows::task_from_sqlite;
 use super::super::sql::{self, for_sqlite};
 use super::super::{StoreError, Writer};
@@ -164,10 +164,13 @@ impl IdempotencyKeys for SqliteStore {
     }
 
     async fn prune_keys(&self, now: Timestamp) -> Result<u64, StoreError> {
-        keys::prune_in_batches(|| {
-            self.write(move |conn| {
-                conn.prepare_cached(&KEY_SQL.prune_keys)?.execute(params![now, PRUNE_BATCH]).map(|n| n as u64)
-            })
+        in_batches(|_| async move {
+            let deleted = self
+                .write(move |conn| {
+                    conn.prepare_cached(&KEY_SQL.prune_keys)?.execute(params![now, PRUNE_BATCH])
+                })
+                .await?;
+            Ok(Pruned::counted(deleted))
         })
         .await
     }

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::super::StoreError;
-use super::super::contract::{Listed, PatchParams, TaskSink, Tasks, Writer, needs_separate_count, page_size};
+use super::super::contract::{Listed, PatchParams, TaskSink, Tasks, Writer, needs_separate_count};
 use super::super::rows::{HEAD_COLUMN, TOTAL_COLUMN, task_from_sqlite, task_view_sqlite};
 use super::super::sql;
 use super::{Create, SQL, SqliteStore, changes};
@@ -51,7 +51,7 @@ impl Tasks for SqliteStore {
                     // Every row carries the same numbers: read them once.
                     total = row.get(TOTAL_COLUMN)?;
                     head = row.get::<_, Option<i64>>(HEAD_COLUMN)?;
-                    sink.expect(page_size(total, &query));
+                    sink.expect(query.page_size(total));
                 }
                 sink.push(task_view_sqlite(row)?);
                 listed += 1;
